@@ -1,0 +1,55 @@
+# Two commands from a fresh clone:  `make book` (set up + build the HTML book)
+#                                   `make test` (set up + run every test)
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SLUGS  := $(notdir $(wildcard solutions/*))
+
+.PHONY: setup book test test-fast release strip bench lock clean chromium
+
+setup: $(STAMP)
+
+# Pinned set in requirements.txt (torch==2.13.0 is the CPU build); rnnkit itself editable.
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	# jsonschema imports rfc3987-syntax (pulled in by jupyter-events) if present, and building its
+	# grammar costs ~3 s at every nbformat import, i.e. in every nbgrader process; nothing here
+	# validates RFC 3987 IRIs, so it goes.
+	$(BIN)/python -m pip uninstall --quiet -y rfc3987-syntax
+	touch $@
+
+# Headless Chromium for the page tests (Debian's package; needs root, as on CI).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+book: setup
+	$(BIN)/python -m rnnkit.bookprep
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jupyter-book build . --warningiserror --keep-going
+	@echo "Book: $(CURDIR)/_build/html/index.html"
+
+test: setup chromium
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest
+
+test-fast: setup
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -m "not slow"
+
+# Regenerate the learners' notebooks in chapters/ from solutions/ (commit the result).
+release: setup
+	for s in $(SLUGS); do PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/nbgrader generate_assignment $$s --force --CourseDirectory.db_url=sqlite:///$$(mktemp -d)/release.db || exit 1; done
+
+# Clear outputs from the source notebooks before committing them.
+strip: setup
+	$(BIN)/jupyter nbconvert --clear-output --inplace solutions/*/*.ipynb
+
+bench: setup
+	$(BIN)/python benchmarks/bench_lstm.py
+	$(BIN)/python benchmarks/bench_course.py
+
+lock: setup
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.txt
+
+clean:
+	rm -rf _build book _static/mathjax submitted autograded feedback gradebook.db grades*.csv

@@ -1,0 +1,177 @@
+"""End to end through nbgrader: every chapter, every kind of submission, exact scores.
+
+One grading run (module fixture) covers, for every chapter in solutions/:
+  * the blank release                      -> 0 points, and every graded cell fails;
+  * the reference solution                 -> full marks, and every graded cell passes;
+  * per exercise, one typical mistake      -> loses exactly the listed test cells' points;
+and, for the first chapter, the broken kinds: invalid JSON, deleted test cells, edited test
+cells, a cell that never ends, a kernel that dies. Scores are read from the exported CSV.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from rnnkit import notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+SLUGS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
+pytestmark = pytest.mark.slow
+CELL_TIMEOUT = 10  # seconds; the infinite loop below is cut off after this
+
+
+def _source(slug):
+    return notebook.read(ROOT / "solutions" / slug / f"{slug}.ipynb")
+
+
+def _release(slug):
+    return notebook.read(ROOT / "chapters" / slug / f"{slug}.ipynb")
+
+
+def _tests(slug) -> dict[str, float]:
+    return {notebook.nbgrader_meta(c)["grade_id"]: float(notebook.nbgrader_meta(c)["points"])
+            for c in _source(slug).cells if notebook.is_test_cell(c)}
+
+
+def _mistakes(slug) -> list[dict]:
+    return json.loads((ROOT / "tests" / "mistakes" / f"{slug}.json").read_text())
+
+
+def _filled(slug, mistake=None):
+    """The release notebook with the reference solutions typed in (one optionally wrong)."""
+    solutions = {notebook.nbgrader_meta(c)["grade_id"]: notebook.solution_body(c.source)
+                 for c in _source(slug).cells if notebook.is_solution_cell(c)}
+    nb = _release(slug)
+    for cell in nb.cells:
+        if notebook.is_solution_cell(cell):
+            grade_id = notebook.nbgrader_meta(cell)["grade_id"]
+            cell.source = solutions[grade_id]
+            if mistake and mistake["solution"] == grade_id:
+                assert cell.source.count(mistake["find"]) == 1, mistake
+                cell.source = cell.source.replace(mistake["find"], mistake["replace"])
+    return nb
+
+
+def _last_solution(nb):
+    return [c for c in nb.cells if notebook.is_solution_cell(c) and c.cell_type == "code"][-1]
+
+
+def _exercise_points(slug, solution_id) -> float:
+    """Points of the test cells between solution cell `solution_id` and the next one."""
+    points, inside = 0.0, False
+    for cell in _source(slug).cells:
+        if notebook.is_solution_cell(cell):
+            inside = notebook.nbgrader_meta(cell)["grade_id"] == solution_id
+        elif inside and notebook.is_test_cell(cell):
+            points += float(notebook.nbgrader_meta(cell)["points"])
+    return points
+
+
+def _submissions(slug):
+    """(student, notebook or raw text, expected score) for one chapter."""
+    total = sum(_tests(slug).values())
+    yield "blank", _release(slug), 0.0
+    yield "reference", _filled(slug), total
+    for m in _mistakes(slug):
+        lost = sum(_tests(slug)[g] for g in m["fails"])
+        assert lost > 0, f"mistake {m} is listed as failing no test"
+        yield f"mistake-{m['solution']}", _filled(slug, m), total - lost
+    if slug != SLUGS[0]:
+        return
+    text = nbformat.writes(_filled(slug))
+    yield "broken-json", text[: len(text) // 2], 0.0
+    nb = _filled(slug)
+    nb.cells = [c for c in nb.cells if not notebook.is_test_cell(c)]
+    yield "deleted-tests", nb, total  # add_missing_cells restores them; the answers are right
+    nb = _release(slug)
+    for cell in nb.cells:
+        if notebook.is_test_cell(cell):
+            cell.source = "pass  # tests removed by the student"
+    yield "edited-tests", nb, 0.0  # nbgrader grades with the original tests
+    nb = _filled(slug)
+    last = _last_solution(nb)  # the loop stops its functions from being defined
+    last.source = "while True:\n    pass\n" + last.source
+    yield "infinite-loop", nb, total - _exercise_points(slug, notebook.nbgrader_meta(last)["grade_id"])
+    nb = _filled(slug)
+    _last_solution(nb).source = "import os\nos._exit(1)\n"
+    yield "kernel-dies", nb, 0.0  # nbgrader cannot finish the notebook, so records nothing
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = tmp_path_factory.mktemp("course")
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "solutions", course / "solutions")
+    expected = {}
+    for slug in SLUGS:
+        for student, nb, score in _submissions(slug):
+            path = course / "submitted" / student / slug / f"{slug}.ipynb"
+            path.parent.mkdir(parents=True)
+            path.write_text(nb if isinstance(nb, str) else nbformat.writes(nb))
+            expected[student, slug] = score
+    proc = subprocess.run([sys.executable, "-m", "rnnkit.cli", "grade", "submitted",
+                           "--course-dir", str(course), "--timeout", str(CELL_TIMEOUT),
+                           "--csv", str(course / "grades.csv")],
+                          capture_output=True, text=True, timeout=1800,
+                          env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    print(proc.stdout[-6000:], proc.stderr[-3000:])
+    with open(course / "grades.csv", newline="") as fh:
+        rows = {(r["student_id"], r["assignment"]): float(r["score"]) for r in csv.DictReader(fh)}
+    return course, proc, expected, rows
+
+
+def test_every_submission_scores_exactly_as_expected(graded):
+    """Each submission's score in the exported CSV equals the score worked out for it."""
+    _, _, expected, rows = graded
+    wrong = {k: (rows.get(k), v) for k, v in expected.items() if rows.get(k) != v}
+    assert not wrong, f"(student, chapter): (got, expected) {wrong}"
+
+
+def test_broken_submissions_are_reported_by_name_and_the_run_finishes(graded):
+    """Invalid JSON and a dead kernel are named in the report; every other one is graded."""
+    _, proc, expected, _ = graded
+    assert proc.returncode == 1, "some submissions were not graded, so the exit status is 1"
+    assert f"broken-json/{SLUGS[0]}: NOT GRADED" in proc.stdout
+    assert "not a valid notebook" in proc.stdout
+    assert f"kernel-dies/{SLUGS[0]}: NOT GRADED" in proc.stdout
+    graded_lines = [ln for ln in proc.stdout.splitlines() if ln.endswith("s)") and ": graded" in ln]
+    assert len(graded_lines) == len(expected) - 2
+
+
+def test_feedback_html_is_written_for_graded_submissions(graded):
+    """Feedback pages exist for the reference submission of every chapter."""
+    course = graded[0]
+    for slug in SLUGS:
+        page = course / "feedback" / "reference" / slug / f"{slug}.html"
+        assert page.is_file(), page
+
+
+def test_every_graded_cell_discriminates(graded):
+    """Every graded cell passes on the reference solution and fails on the blank release."""
+    from nbgrader.api import Gradebook
+
+    course = graded[0]
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for slug in SLUGS:
+            for grade_id, points in _tests(slug).items():
+                ref = gb.find_grade(grade_id, slug, slug, "reference")
+                blank = gb.find_grade(grade_id, slug, slug, "blank")
+                assert ref.score == points, f"{slug}:{grade_id} fails on the reference solution"
+                assert blank.score == 0, f"{slug}:{grade_id} passes on the blank exercise"
+
+
+def test_every_exercise_has_a_typical_mistake():
+    """The mistakes file covers every solution cell of every chapter."""
+    for slug in SLUGS:
+        solutions = {notebook.nbgrader_meta(c)["grade_id"] for c in _source(slug).cells
+                     if notebook.is_solution_cell(c) and c.cell_type == "code"}
+        covered = {m["solution"] for m in _mistakes(slug)}
+        assert solutions <= covered, f"{slug}: no typical mistake for {solutions - covered}"
