@@ -1,8 +1,8 @@
 """PyTorch backend: the real ``torch.nn`` layers, and the same cells written out by hand.
 
 Importing this package imports torch (``import rnnkit`` alone does not; ``rnnkit.torch`` loads
-on first use). It also turns on PyTorch's deterministic algorithms and turns off TF32, so the
-numbers can be compared with the NumPy and Keras backends (see :mod:`.layers`).
+on first use). It turns off TF32 on GPUs, so the numbers can be compared with the NumPy and
+Keras backends (see :mod:`.layers`).
 
 Example:
     >>> import numpy as np, rnnkit
