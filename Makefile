@@ -5,6 +5,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SLUGS  := $(notdir $(wildcard solutions/*))
+# No progress-bar widgets in executed pages: the static book cannot run them.
+export RNNKIT_PROGRESS := 0
 
 .PHONY: setup book test test-fast release strip bench lock clean chromium
 
@@ -52,4 +54,4 @@ lock: setup
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.txt
 
 clean:
-	rm -rf _build book _static/mathjax submitted autograded feedback gradebook.db grades*.csv
+	rm -rf _build book _vendor submitted autograded feedback gradebook.db grades*.csv

@@ -46,7 +46,8 @@ def _tab_set(cells) -> nbformat.NotebookNode:
         parts += [f":::{{tab-item}} {label}", f":sync: {key}", "", "```python",
                   cell.source.rstrip(), "```", ":::", ""]
     parts.append("::::")
-    return nbformat.v4.new_markdown_cell("\n".join(parts))
+    # A stable id (not a random one), so an unchanged chapter gives a byte-identical page.
+    return nbformat.v4.new_markdown_cell("\n".join(parts), id=f"tabs-{cells[0].get('id', 'x')}")
 
 
 def page(nb: nbformat.NotebookNode, slug: str) -> nbformat.NotebookNode:
@@ -78,13 +79,10 @@ def page(nb: nbformat.NotebookNode, slug: str) -> nbformat.NotebookNode:
     link = nbformat.v4.new_markdown_cell(
         f"```{{note}}\nPractise this chapter: {{download}}`download the exercise notebook "
         f"</chapters/{slug}/{slug}.ipynb>`, fill in the functions, then check your work with "
-        f"`rnnkit check {slug}.ipynb`.\n```")
+        f"`rnnkit check {slug}.ipynb`.\n```", id="download-exercise")
     first_heading = next((k for k, c in enumerate(cells) if c.cell_type == "markdown"), -1)
     cells.insert(first_heading + 1, link)
     nb.cells = cells
-    for c in nb.cells:
-        c.pop("id", None)
-    nbformat.validator.normalize(nb)
     return nb
 
 
@@ -100,7 +98,7 @@ def copy_mathjax(root: Path) -> None:
     import mathjax  # the django-static-mathjax package: MathJax 3 as package data
 
     source = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
-    target = root / "_static" / "mathjax"
+    target = root / "_vendor" / "mathjax"  # not _static: Jupyter Book would <script> every .js in it
     if not (target / "tex-svg.js").is_file():
         shutil.copytree(source, target, dirs_exist_ok=True)
 
@@ -118,3 +116,26 @@ def main(root: Path = Path(".")) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# ---------------------------------------------------------------- Sphinx extension
+# _config.yml loads this module as a Sphinx extension too (sphinx.extra_extensions).
+
+
+def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
+    """Jupyter Book 1.0 registers some extensions' inline scripts twice (sphinx-thebe's
+    ``const THEBE_JS_URL = ...`` among them), and a ``const`` declared twice is a JavaScript
+    error in the reader's console. Keep the first copy of each script."""
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        key = (str(getattr(script, "filename", script) or ""),  # None and "" both mean inline
+               tuple(sorted(getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    context["script_files"] = unique
+
+
+def setup(app):
+    app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
