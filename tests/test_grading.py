@@ -3,9 +3,12 @@
 One grading run (module fixture) covers, for every chapter in solutions/:
   * the blank release                      -> 0 points, and every graded cell fails;
   * the reference solution                 -> full marks, and every graded cell passes;
-  * per exercise, one typical mistake      -> loses exactly the listed test cells' points;
+  * one typical mistake in every exercise  -> loses exactly the listed test cells' points
+    (tests/mistakes/<slug>.json; test_mistakes.py checks each mistake on its own);
 and, for the first chapter, the broken kinds: invalid JSON, deleted test cells, edited test
 cells, a cell that never ends, a kernel that dies. Scores are read from the exported CSV.
+The chapters are split over two course folders graded side by side (one per core), each
+with its own gradebook, as two instructors would.
 """
 from __future__ import annotations
 
@@ -46,8 +49,8 @@ def _mistakes(slug) -> list[dict]:
     return json.loads((ROOT / "tests" / "mistakes" / f"{slug}.json").read_text())
 
 
-def _filled(slug, mistake=None):
-    """The release notebook with the reference solutions typed in (one optionally wrong)."""
+def _filled(slug, mistakes=()):
+    """The release notebook with the reference solutions typed in (some possibly wrong)."""
     solutions = {notebook.nbgrader_meta(c)["grade_id"]: notebook.solution_body(c.source)
                  for c in _source(slug).cells if notebook.is_solution_cell(c)}
     nb = _release(slug)
@@ -55,7 +58,7 @@ def _filled(slug, mistake=None):
         if notebook.is_solution_cell(cell):
             grade_id = notebook.nbgrader_meta(cell)["grade_id"]
             cell.source = solutions[grade_id]
-            if mistake and mistake["solution"] == grade_id:
+            for mistake in (m for m in mistakes if m["solution"] == grade_id):
                 assert cell.source.count(mistake["find"]) == 1, mistake
                 cell.source = cell.source.replace(mistake["find"], mistake["replace"])
     return nb
@@ -81,10 +84,10 @@ def _submissions(slug):
     total = sum(_tests(slug).values())
     yield "blank", _release(slug), 0.0
     yield "reference", _filled(slug), total
-    for m in _mistakes(slug):
-        lost = sum(_tests(slug)[g] for g in m["fails"])
-        assert lost > 0, f"mistake {m} is listed as failing no test"
-        yield f"mistake-{m['solution']}", _filled(slug, m), total - lost
+    mistakes = _mistakes(slug)
+    assert all(m["fails"] for m in mistakes), f"{slug}: a mistake is listed as failing no test"
+    lost = sum(_tests(slug)[g] for g in {g for m in mistakes for g in m["fails"]})
+    yield "typical-mistakes", _filled(slug, mistakes), total - lost
     if slug != SLUGS[0]:
         return
     text = nbformat.writes(_filled(slug))
@@ -106,67 +109,82 @@ def _submissions(slug):
     yield "kernel-dies", nb, 0.0  # nbgrader cannot finish the notebook, so records nothing
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    course = tmp_path_factory.mktemp("course")
-    shutil.copy(ROOT / "nbgrader_config.py", course)
-    shutil.copytree(ROOT / "solutions", course / "solutions")
+def _course(root: Path, slugs) -> tuple[Path, dict]:
+    """A course folder with the submissions for `slugs`; returns it and the expected scores."""
+    root.mkdir()
+    shutil.copy(ROOT / "nbgrader_config.py", root)
     expected = {}
-    for slug in SLUGS:
+    for slug in slugs:
+        shutil.copytree(ROOT / "solutions" / slug, root / "solutions" / slug)
         for student, nb, score in _submissions(slug):
-            path = course / "submitted" / student / slug / f"{slug}.ipynb"
+            path = root / "submitted" / student / slug / f"{slug}.ipynb"
             path.parent.mkdir(parents=True)
             path.write_text(nb if isinstance(nb, str) else nbformat.writes(nb))
             expected[student, slug] = score
-    proc = subprocess.run([sys.executable, "-m", "rnnkit.cli", "grade", "submitted",
-                           "--course-dir", str(course), "--timeout", str(CELL_TIMEOUT),
-                           "--csv", str(course / "grades.csv")],
-                          capture_output=True, text=True, timeout=1800,
-                          env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
-    print(proc.stdout[-6000:], proc.stderr[-3000:])
-    with open(course / "grades.csv", newline="") as fh:
-        rows = {(r["student_id"], r["assignment"]): float(r["score"]) for r in csv.DictReader(fh)}
-    return course, proc, expected, rows
+    return root, expected
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("grading")
+    courses = [_course(tmp / f"course{k}", SLUGS[k::2]) for k in range(2) if SLUGS[k::2]]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    procs = [subprocess.Popen([sys.executable, "-m", "rnnkit.cli", "grade", "submitted",
+                               "--course-dir", str(course), "--timeout", str(CELL_TIMEOUT),
+                               "--csv", str(course / "grades.csv")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for course, _ in courses]
+    outputs = [p.communicate(timeout=2400) for p in procs]
+    expected, rows, stdout = {}, {}, ""
+    for (course, want), proc, (out, err) in zip(courses, procs, outputs):
+        print(out[-8000:], err[-3000:])
+        stdout += out
+        expected.update(want)
+        with open(course / "grades.csv", newline="") as fh:
+            rows.update({(r["student_id"], r["assignment"]): float(r["score"])
+                         for r in csv.DictReader(fh)})
+    return courses, [p.returncode for p in procs], stdout, expected, rows
 
 
 def test_every_submission_scores_exactly_as_expected(graded):
     """Each submission's score in the exported CSV equals the score worked out for it."""
-    _, _, expected, rows = graded
+    *_, expected, rows = graded
     wrong = {k: (rows.get(k), v) for k, v in expected.items() if rows.get(k) != v}
     assert not wrong, f"(student, chapter): (got, expected) {wrong}"
 
 
 def test_broken_submissions_are_reported_by_name_and_the_run_finishes(graded):
     """Invalid JSON and a dead kernel are named in the report; every other one is graded."""
-    _, proc, expected, _ = graded
-    assert proc.returncode == 1, "some submissions were not graded, so the exit status is 1"
-    assert f"broken-json/{SLUGS[0]}: NOT GRADED" in proc.stdout
-    assert "not a valid notebook" in proc.stdout
-    assert f"kernel-dies/{SLUGS[0]}: NOT GRADED" in proc.stdout
-    graded_lines = [ln for ln in proc.stdout.splitlines() if ln.endswith("s)") and ": graded" in ln]
+    _, returncodes, stdout, expected, _ = graded
+    assert returncodes[0] == 1, "some submissions were not graded, so the exit status is 1"
+    assert all(rc == 0 for rc in returncodes[1:]), returncodes
+    assert f"broken-json/{SLUGS[0]}: NOT GRADED" in stdout
+    assert "not a valid notebook" in stdout
+    assert f"kernel-dies/{SLUGS[0]}: NOT GRADED" in stdout
+    graded_lines = [ln for ln in stdout.splitlines() if ln.endswith("s)") and ": graded" in ln]
     assert len(graded_lines) == len(expected) - 2
 
 
 def test_feedback_html_is_written_for_graded_submissions(graded):
     """Feedback pages exist for the reference submission of every chapter."""
-    course = graded[0]
-    for slug in SLUGS:
-        page = course / "feedback" / "reference" / slug / f"{slug}.html"
-        assert page.is_file(), page
+    for course, want in graded[0]:
+        for slug in {slug for _, slug in want}:
+            page = course / "feedback" / "reference" / slug / f"{slug}.html"
+            assert page.is_file(), page
 
 
 def test_every_graded_cell_discriminates(graded):
     """Every graded cell passes on the reference solution and fails on the blank release."""
     from nbgrader.api import Gradebook
 
-    course = graded[0]
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for slug in SLUGS:
-            for grade_id, points in _tests(slug).items():
-                ref = gb.find_grade(grade_id, slug, slug, "reference")
-                blank = gb.find_grade(grade_id, slug, slug, "blank")
-                assert ref.score == points, f"{slug}:{grade_id} fails on the reference solution"
-                assert blank.score == 0, f"{slug}:{grade_id} passes on the blank exercise"
+    for course, want in graded[0]:
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+            for slug in {slug for _, slug in want}:
+                for grade_id, points in _tests(slug).items():
+                    ref = gb.find_grade(grade_id, slug, slug, "reference")
+                    blank = gb.find_grade(grade_id, slug, slug, "blank")
+                    assert ref.score == points, f"{slug}:{grade_id} fails on the reference"
+                    assert blank.score == 0, f"{slug}:{grade_id} passes on the blank exercise"
 
 
 def test_every_exercise_has_a_typical_mistake():
