@@ -124,11 +124,13 @@ def forward(cell: str, x, w: dict, backend: str = "numpy", h0=None, lengths=None
 
 
 def gradients(cell: str, x, w: dict, dout, backend: str = "numpy", h0=None, lengths=None,
-              nonlinearity: str = "tanh") -> dict:
+              nonlinearity: str = "tanh", truncate: int | None = None) -> dict:
     """Gradients of ``sum(out * dout)`` with respect to every weight and the input.
 
     Arguments as in :func:`forward`; ``dout`` is the upstream gradient of ``out``, shape
-    (N, T, H*directions).
+    (N, T, H*directions). ``truncate=k`` gives chunked truncated BPTT (the gradient through
+    the recurrent state is cut every k steps; numpy backend only: the frameworks express it
+    by detaching the state in the training loop instead).
 
     Returns:
         dict with the keys of ``w`` plus ``"x"`` (and ``"h0"``, plus ``"c0"`` for an LSTM, when
@@ -147,7 +149,16 @@ def gradients(cell: str, x, w: dict, dout, backend: str = "numpy", h0=None, leng
     if dout.shape != want:
         raise ValueError(f"dout must have the shape of out, (N, T, H*directions) = {want}; "
                          f"received {dout.shape}")
-    grads = _backend(backend).gradients(spec, x, w, dout, state0, lengths, nonlinearity)
+    if truncate is None:
+        grads = _backend(backend).gradients(spec, x, w, dout, state0, lengths, nonlinearity)
+    elif backend != "numpy":
+        raise ValueError(f"truncate is implemented by backend='numpy' only; received "
+                         f"backend={backend!r}")
+    elif int(truncate) != truncate or truncate < 1:
+        raise ValueError(f"truncate must be a positive integer; received {truncate!r}")
+    else:
+        grads = _backend("numpy").gradients(spec, x, w, dout, state0, lengths, nonlinearity,
+                                            truncate=int(truncate))
     grads = {k: np.asarray(v) for k, v in grads.items()}
     if h0 is None:
         grads.pop("h0", None)

@@ -160,3 +160,22 @@ def test_float32_stays_float32(cell):
     grads = rnnkit.gradients(cell, x, w, np.ones_like(out), lengths=np.array([5, 3]))
     assert out.dtype == np.float32
     assert {g.dtype for g in grads.values()} == {np.dtype(np.float32)}
+
+
+def test_public_gradients_accept_truncate():
+    """rnnkit.gradients(truncate=k) equals the numpy layer call, and T steps equals full BPTT."""
+    rng = np.random.default_rng(3)
+    w = rnnkit.init_weights("lstm", 2, 3, seed=1, dtype=np.float64)
+    x, dout = rng.standard_normal((2, 7, 2)), rng.standard_normal((2, 7, 3))
+    spec = rnnkit.spec_from_weights("lstm", w)
+    state0 = (np.zeros((1, 2, 3)), np.zeros((1, 2, 3)))
+    direct = layers.gradients(spec, x, w, dout, state0, truncate=3)
+    public = rnnkit.gradients("lstm", x, w, dout, truncate=3)
+    full = rnnkit.gradients("lstm", x, w, dout)
+    for k in w:
+        np.testing.assert_array_equal(public[k], direct[k])
+    assert rnnkit.rel_error(public["W_hh_l0"], full["W_hh_l0"]) > 1e-3  # truncation matters here
+    long = rnnkit.gradients("lstm", x, w, dout, truncate=7)
+    assert all(np.array_equal(long[k], full[k]) for k in full)
+    with pytest.raises(ValueError, match="numpy"):
+        rnnkit.gradients("lstm", x, w, dout, backend="torch", truncate=3)
