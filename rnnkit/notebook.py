@@ -93,6 +93,12 @@ def test_results(nb: nbformat.NotebookNode) -> list[TestResult]:
             message = ANSI.sub("", f"{err.get('ename', 'Error')}: {err.get('evalue', '')}").strip()
             if err.get("ename") == "NotImplementedError":
                 message = "not attempted yet (the exercise still raises NotImplementedError)"
+        elif any(o.get("output_type") == "stream" and o.get("name") == "stderr"
+                 for o in cell.get("outputs", [])):
+            # nbgrader gives no credit to a test cell that writes to stderr (a warning, say)
+            text = next(o["text"] for o in cell.outputs if o.get("name") == "stderr")
+            message = "wrote to stderr, which nbgrader scores as a failure: " + \
+                ANSI.sub("", text).strip().splitlines()[-1][:200]
         elif cell.get("execution_count") is None:
             message = "did not run (the kernel stopped before reaching this cell)"
         results.append(TestResult(meta.get("grade_id", "?"), float(meta.get("points", 0)),

@@ -22,7 +22,10 @@ pytestmark = pytest.mark.slow
 
 
 def _failed(cell) -> bool:
-    return any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+    """nbgrader's rule: a test cell earns nothing if it raised or wrote to stderr."""
+    return any(o.get("output_type") == "error" or
+               (o.get("output_type") == "stream" and o.get("name") == "stderr")
+               for o in cell.get("outputs", []))
 
 
 @pytest.mark.parametrize("slug", SLUGS)
