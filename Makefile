@@ -15,7 +15,7 @@ setup: $(STAMP)
 # Pinned set in requirements.txt (torch==2.13.0 is the CPU build); rnnkit itself editable.
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	# jsonschema imports rfc3987-syntax (pulled in by jupyter-events) if present, and building its
 	# grammar costs ~3 s at every nbformat import, i.e. in every nbgrader process; nothing here
@@ -32,11 +32,15 @@ book: setup
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
+# Two pytest workers (pytest-xdist); conftest.py keeps each notebook, the book and the grading
+# run on one worker and queues the longest first. `pytest -n 0 ...` runs serially.
+XDIST := -n 2
+
 test: setup chromium
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest $(XDIST)
 
 test-fast: setup
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest -m "not slow"
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest $(XDIST) -m "not slow"
 
 # Regenerate the learners' notebooks in chapters/ from solutions/ (commit the result).
 release: setup

@@ -3,10 +3,14 @@
 One grading run (module fixture) covers, for every chapter in solutions/:
   * the blank release                      -> 0 points, and every graded cell fails;
   * the reference solution                 -> full marks, and every graded cell passes;
+and, for the first chapter,
   * one typical mistake in every exercise  -> loses exactly the listed test cells' points
-    (tests/mistakes/<slug>.json; test_mistakes.py checks each mistake on its own);
-and, for the first chapter, the broken kinds: invalid JSON, deleted test cells, edited test
-cells, a cell that never ends, a kernel that dies. Scores are read from the exported CSV.
+    (tests/mistakes/<slug>.json), i.e. partial credit comes out exact;
+  * the broken kinds: invalid JSON, deleted test cells, edited test cells, a cell that never
+    ends, a kernel that dies.
+Scores are read from the exported CSV. Every chapter's mistakes are checked one by one, with
+nbgrader's scoring rule, in test_mistakes.py; grading them all through nbgrader again would
+execute 12 more notebooks for nothing test_mistakes.py does not already prove.
 The chapters are split over two course folders graded side by side (one per core), each
 with its own gradebook, as two instructors would.
 """
@@ -84,12 +88,13 @@ def _submissions(slug):
     total = sum(_tests(slug).values())
     yield "blank", _release(slug), 0.0
     yield "reference", _filled(slug), total
+    if slug != SLUGS[0]:
+        return
     mistakes = _mistakes(slug)
     assert all(m["fails"] for m in mistakes), f"{slug}: a mistake is listed as failing no test"
     lost = sum(_tests(slug)[g] for g in {g for m in mistakes for g in m["fails"]})
+    assert 0 < lost < total, f"{slug}: the mistakes should cost some points, not all"
     yield "typical-mistakes", _filled(slug, mistakes), total - lost
-    if slug != SLUGS[0]:
-        return
     text = nbformat.writes(_filled(slug))
     yield "broken-json", text[: len(text) // 2], 0.0
     nb = _filled(slug)
@@ -127,7 +132,11 @@ def _course(root: Path, slugs) -> tuple[Path, dict]:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("grading")
-    courses = [_course(tmp / f"course{k}", SLUGS[k::2]) for k in range(2) if SLUGS[k::2]]
+    # The first chapter has 8 submissions, the others 2: give each folder about half of them.
+    counts = [len(list(_submissions(slug))) for slug in SLUGS]
+    split = next(k for k in range(1, len(SLUGS) + 1) if 2 * sum(counts[:k]) >= sum(counts))
+    groups = [SLUGS[:split], SLUGS[split:]]
+    courses = [_course(tmp / f"course{k}", g) for k, g in enumerate(groups) if g]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     procs = [subprocess.Popen([sys.executable, "-m", "rnnkit.cli", "grade", "submitted",
                                "--course-dir", str(course), "--timeout", str(CELL_TIMEOUT),

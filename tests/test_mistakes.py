@@ -4,7 +4,8 @@ One kernel per chapter: the reference notebook runs once; then, for each mistake
 solution cell is executed in its place and every later test cell is re-run; then the right
 solution is restored. A final pass re-runs every test cell on the restored reference, which
 catches a test that leans on state a later cell changed (it must pass again).
-The same mistakes, all at once, are graded through nbgrader in test_grading.py.
+The first chapter's mistakes, all at once, are also graded through nbgrader in
+test_grading.py.
 """
 from __future__ import annotations
 
