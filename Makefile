@@ -15,7 +15,7 @@ setup: $(STAMP)
 # Pinned set in requirements.txt (torch==2.13.0 is the CPU build); rnnkit itself editable.
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	# jsonschema imports rfc3987-syntax (pulled in by jupyter-events) if present, and building its
 	# grammar costs ~3 s at every nbformat import, i.e. in every nbgrader process; nothing here

@@ -146,6 +146,34 @@ def spec_from_weights(cell: str, w: dict) -> RNNSpec:
     return spec
 
 
+def layer_weights(w: dict, layer: int = 0, suffix: str = "", gates: int = 1) -> list:
+    """``[W_ih, W_hh, b_ih, b_hh]`` of one layer and direction of a canonical dict, checked.
+
+    The values come back as stored (arrays or tensors); the framework cell files convert them.
+
+    Raises:
+        ValueError: a key is missing (naming the keys there are), or ``W_hh`` does not have
+            ``gates`` blocks of rows (weights of another cell type).
+
+    Example:
+        >>> w = init_weights("gru", input_size=3, hidden_size=4, num_layers=2)
+        >>> [np.shape(a) for a in layer_weights(w, layer=1, gates=3)]
+        [(12, 4), (12, 4), (12,), (12,)]
+    """
+    names = [f"{p}_l{layer}{suffix}" for p in ("W_ih", "W_hh", "b_ih", "b_hh")]
+    missing = [n for n in names if n not in w]
+    if missing:
+        raise ValueError(f"weights have no {missing}; available keys: {sorted(w)}. "
+                         f"Layers count from 0; suffix is '' or '_reverse'")
+    values = [w[n] for n in names]
+    rows, H = np.shape(values[1])
+    if rows != gates * H:
+        raise ValueError(f"{names[1]} has shape {tuple(np.shape(values[1]))}; a cell with "
+                         f"{gates} gate block(s) needs ({gates}*H, H). "
+                         f"Are these weights for another cell type?")
+    return values
+
+
 def _uniform(rng, shape, limit, dtype):
     return rng.uniform(-limit, limit, size=shape).astype(dtype)
 

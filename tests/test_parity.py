@@ -2,7 +2,8 @@
 
 For every cell (rnn with tanh and relu, lstm, gru), one and two layers, one and two directions,
 with and without ``lengths`` and ``h0``: the outputs, the final states and every gradient (all
-weights and biases, x, h0, c0) agree to a relative error of 1e-5 in float32. The weights use
+weights and biases, x, h0, c0) agree to 1e-5 in float32 (relative to each array's magnitude
+plus a tenth of the run's largest; see ``scaled_errors``). The weights use
 PyTorch's init, so both biases are non-zero and the Keras fused bias is exercised. A
 hypothesis test then draws random small shapes. Run ``pytest -s`` to see the errors printed.
 """
@@ -10,7 +11,7 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import rnnkit
@@ -20,6 +21,20 @@ pytest.importorskip("torch")
 pytest.importorskip("keras")
 
 BOUND = 1e-5  # float32: the three backends round differently, about 1e-7 per step
+# A gradient can be a sum of terms that nearly cancel (H = 1, T = 1, a few samples): then it is
+# small while its float32 rounding error is set by the size of its terms, and an error relative
+# to its own magnitude says nothing about the code. So each key's error is measured against its
+# own magnitude plus a tenth of the largest magnitude in the run: |a - b| <= 1e-5 * |key| +
+# 1e-6 * |run|. A wrong gate, sign or index still shows as an error of order 1.
+RUN_SHARE = 0.1
+
+
+def scaled_errors(a: dict, b: dict) -> dict:
+    """Per key: max|a - b| / (max(|a|, |b|) + RUN_SHARE * largest magnitude in a or b)."""
+    mag = {k: max(np.max(np.abs(a[k]), initial=0.0), np.max(np.abs(b[k]), initial=0.0)) for k in a}
+    run = max(mag.values())
+    return {k: float(np.max(np.abs(np.asarray(a[k], np.float64) - b[k]), initial=0.0)
+                     / (mag[k] + RUN_SHARE * run or 1.0)) for k in a}
 BACKENDS = ("numpy", "torch", "keras")
 CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
 
@@ -70,7 +85,7 @@ def check_parity(cell, nonlinearity, w, x, h0, lengths, dout, label=""):
         assert set(got) == set(results["numpy"]), f"{backend} returned keys {sorted(got)}"
     bad = {}
     for a, b in itertools.combinations(BACKENDS, 2):
-        errors = {k: rel_error(results[a][k], results[b][k]) for k in results[a]}
+        errors = scaled_errors(results[a], results[b])
         worst = max(errors, key=errors.get)
         print(f"{label} {a} vs {b}: max rel error {errors[worst]:.1e} ({worst}), "
               f"bound {BOUND:.0e}")
@@ -126,11 +141,15 @@ def test_padding_is_ignored():
         assert not out[1, 3:].any(), f"{backend}: outputs past the length must be 0"
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True)  # the same draws on every run
 @given(case=st.sampled_from(CELLS), N=st.integers(1, 4), T=st.integers(1, 6),
        D=st.integers(1, 5), H=st.integers(1, 5), num_layers=st.integers(1, 2),
        bidirectional=st.booleans(), use_lengths=st.booleans(), use_h0=st.booleans(),
        seed=st.integers(0, 2**16))
+# Found by this test: dW_hh_l1_reverse = 0.0021 is a sum of three terms of size ~1, all three
+# backends are within 7e-8 of the float64 value, yet 6.6e-5 apart relative to 0.0021.
+@example(case=("rnn", "tanh"), N=3, T=1, D=1, H=1, num_layers=2, bidirectional=True,
+         use_lengths=False, use_h0=True, seed=0)
 def test_backends_agree_on_random_shapes(case, N, T, D, H, num_layers, bidirectional,
                                          use_lengths, use_h0, seed):
     """The same parity, on shapes and options drawn at random."""

@@ -12,6 +12,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from ..weights import layer_weights
+
 
 class RNNCell(keras.layers.Layer):
     r"""One step of a vanilla RNN::
@@ -111,16 +113,6 @@ def cell_weights(w: dict, layer: int = 0, suffix: str = "", gates: int = 1) -> l
         >>> [a.shape for a in cell_weights(init_weights("gru", 3, 4), gates=3)]
         [(12, 3), (12, 4), (12,), (12,)]
     """
-    names = [f"{p}_l{layer}{suffix}" for p in ("W_ih", "W_hh", "b_ih", "b_hh")]
-    missing = [n for n in names if n not in w]
-    if missing:
-        raise ValueError(f"weights have no {missing}; available keys: {sorted(w)}. "
-                         f"Layers count from 0; suffix is '' or '_reverse'")
-    arrays = [np.asarray(w[n]) for n in names]
-    rows, H = arrays[1].shape
-    if rows != gates * H:
-        raise ValueError(f"{names[1]} has shape {arrays[1].shape}; a cell with "
-                         f"{gates} gate block(s) needs ({gates}*H, H). "
-                         f"Are these weights for another cell type?")
+    arrays = [np.asarray(a) for a in layer_weights(w, layer, suffix, gates)]
     dtype = np.float64 if arrays[0].dtype == np.float64 else np.float32
     return [a.astype(dtype) for a in arrays]

@@ -5,12 +5,10 @@ the same numbers one step at a time so every gate is visible.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
-from .rnn import cell_weights
+from .rnn import add_cell_params, cell_weights, load_cell_params
 
 
 class LSTMCell(nn.Module):
@@ -50,15 +48,7 @@ class LSTMCell(nn.Module):
     def __init__(self, input_size: int, hidden_size: int, dtype=torch.float32):
         super().__init__()
         self.input_size, self.hidden_size = input_size, hidden_size
-        D, H = input_size, hidden_size
-        self.W_ih = nn.Parameter(torch.empty(4 * H, D, dtype=dtype))
-        self.W_hh = nn.Parameter(torch.empty(4 * H, H, dtype=dtype))
-        self.b_ih = nn.Parameter(torch.empty(4 * H, dtype=dtype))
-        self.b_hh = nn.Parameter(torch.empty(4 * H, dtype=dtype))
-        # PyTorch's default: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)).
-        k = 1.0 / math.sqrt(H)
-        for p in self.parameters():
-            nn.init.uniform_(p, -k, k)
+        self.W_ih, self.W_hh, self.b_ih, self.b_hh = add_cell_params(self, 4, dtype)
 
     def forward(self, x: torch.Tensor,
                 state: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -103,8 +93,5 @@ class LSTMCell(nn.Module):
         """
         W_ih, W_hh, b_ih, b_hh = cell_weights(w, layer, suffix, gates=4)
         cell = cls(W_ih.shape[1], W_hh.shape[1], dtype=W_ih.dtype)
-        with torch.no_grad():
-            for p, value in zip((cell.W_ih, cell.W_hh, cell.b_ih, cell.b_hh),
-                                (W_ih, W_hh, b_ih, b_hh)):
-                p.copy_(value)
+        load_cell_params(cell, (W_ih, W_hh, b_ih, b_hh))
         return cell

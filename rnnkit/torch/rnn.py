@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..weights import layer_weights
+
 
 class RNNCell(nn.Module):
     r"""One step of a vanilla RNN::
@@ -46,15 +48,7 @@ class RNNCell(nn.Module):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu'; received {nonlinearity!r}")
         self.input_size, self.hidden_size, self.nonlinearity = input_size, hidden_size, nonlinearity
-        D, H = input_size, hidden_size
-        self.W_ih = nn.Parameter(torch.empty(H, D, dtype=dtype))
-        self.W_hh = nn.Parameter(torch.empty(H, H, dtype=dtype))
-        self.b_ih = nn.Parameter(torch.empty(H, dtype=dtype))
-        self.b_hh = nn.Parameter(torch.empty(H, dtype=dtype))
-        # PyTorch's default: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)).
-        k = 1.0 / math.sqrt(H)
-        for p in self.parameters():
-            nn.init.uniform_(p, -k, k)
+        self.W_ih, self.W_hh, self.b_ih, self.b_hh = add_cell_params(self, 1, dtype)
 
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None) -> torch.Tensor:
         """Advance one time step.
@@ -89,11 +83,24 @@ class RNNCell(nn.Module):
         """
         W_ih, W_hh, b_ih, b_hh = cell_weights(w, layer, suffix, gates=1)
         cell = cls(W_ih.shape[1], W_hh.shape[1], nonlinearity, dtype=W_ih.dtype)
-        with torch.no_grad():
-            for p, value in zip((cell.W_ih, cell.W_hh, cell.b_ih, cell.b_hh),
-                                (W_ih, W_hh, b_ih, b_hh)):
-                p.copy_(value)
+        load_cell_params(cell, (W_ih, W_hh, b_ih, b_hh))
         return cell
+
+
+def add_cell_params(cell: nn.Module, gates: int, dtype=torch.float32) -> list[nn.Parameter]:
+    """Create ``[W_ih, W_hh, b_ih, b_hh]`` for a cell (which has ``input_size`` and
+    ``hidden_size``), initialised as PyTorch does: every entry ~ U(-1/sqrt(H), 1/sqrt(H))."""
+    D, H = cell.input_size, cell.hidden_size
+    k = 1.0 / math.sqrt(H)
+    shapes = [(gates * H, D), (gates * H, H), (gates * H,), (gates * H,)]
+    return [nn.Parameter(torch.empty(shape, dtype=dtype).uniform_(-k, k)) for shape in shapes]
+
+
+def load_cell_params(cell: nn.Module, tensors) -> None:
+    """Copy ``[W_ih, W_hh, b_ih, b_hh]`` into a cell's parameters of the same names."""
+    with torch.no_grad():
+        for p, value in zip((cell.W_ih, cell.W_hh, cell.b_ih, cell.b_hh), tensors):
+            p.copy_(value)
 
 
 def cell_weights(w: dict, layer: int = 0, suffix: str = "", gates: int = 1) -> list[torch.Tensor]:
@@ -107,17 +114,7 @@ def cell_weights(w: dict, layer: int = 0, suffix: str = "", gates: int = 1) -> l
         >>> [tuple(t.shape) for t in cell_weights(init_weights("gru", 3, 4), gates=3)]
         [(12, 3), (12, 4), (12,), (12,)]
     """
-    names = [f"{p}_l{layer}{suffix}" for p in ("W_ih", "W_hh", "b_ih", "b_hh")]
-    missing = [n for n in names if n not in w]
-    if missing:
-        raise ValueError(f"weights have no {missing}; available keys: {sorted(w)}. "
-                         f"Layers count from 0; suffix is '' or '_reverse'")
-    tensors = [w[n].detach().cpu() if torch.is_tensor(w[n]) else torch.as_tensor(np.asarray(w[n]))
-               for n in names]
-    rows, H = tensors[1].shape
-    if rows != gates * H:
-        raise ValueError(f"{names[1]} has shape {tuple(tensors[1].shape)}; a cell with "
-                         f"{gates} gate block(s) needs ({gates}*H, H). "
-                         f"Are these weights for another cell type?")
+    tensors = [a.detach().cpu() if torch.is_tensor(a) else torch.as_tensor(np.asarray(a))
+               for a in layer_weights(w, layer, suffix, gates)]
     dtype = torch.float64 if tensors[0].dtype == torch.float64 else torch.float32
     return [t.to(dtype) for t in tensors]
