@@ -79,28 +79,34 @@ def execute(nb: nbformat.NotebookNode, cwd, timeout: int = 120, kernel_name: str
     return nb
 
 
+def failure(cell) -> str:
+    """Why an executed test cell earns nothing under nbgrader's rule, or "" if it passes.
+
+    nbgrader gives no credit to a cell that raised or wrote to stderr (a warning, say); a cell
+    that never ran (the kernel stopped first) fails too.
+    """
+    outputs = cell.get("outputs", [])
+    errors = [o for o in outputs if o.get("output_type") == "error"]
+    if errors:
+        err = errors[0]
+        if err.get("ename") == "NotImplementedError":
+            return "not attempted yet (the exercise still raises NotImplementedError)"
+        return ANSI.sub("", f"{err.get('ename', 'Error')}: {err.get('evalue', '')}").strip()
+    stderr = [o for o in outputs if o.get("output_type") == "stream" and o.get("name") == "stderr"]
+    if stderr:
+        return "wrote to stderr, which nbgrader scores as a failure: " + \
+            (ANSI.sub("", stderr[0]["text"]).strip().splitlines() or [""])[-1][:200]
+    if cell.get("execution_count") is None:
+        return "did not run (the kernel stopped before reaching this cell)"
+    return ""
+
+
 def test_results(nb: nbformat.NotebookNode) -> list[TestResult]:
     """Pass or fail, with the error message, for every graded test cell of an executed notebook."""
     results = []
     for cell in nb.cells:
-        if not is_test_cell(cell):
-            continue
-        meta = nbgrader_meta(cell)
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        message = ""
-        if errors:
-            err = errors[0]
-            message = ANSI.sub("", f"{err.get('ename', 'Error')}: {err.get('evalue', '')}").strip()
-            if err.get("ename") == "NotImplementedError":
-                message = "not attempted yet (the exercise still raises NotImplementedError)"
-        elif any(o.get("output_type") == "stream" and o.get("name") == "stderr"
-                 for o in cell.get("outputs", [])):
-            # nbgrader gives no credit to a test cell that writes to stderr (a warning, say)
-            text = next(o["text"] for o in cell.outputs if o.get("name") == "stderr")
-            message = "wrote to stderr, which nbgrader scores as a failure: " + \
-                ANSI.sub("", text).strip().splitlines()[-1][:200]
-        elif cell.get("execution_count") is None:
-            message = "did not run (the kernel stopped before reaching this cell)"
-        results.append(TestResult(meta.get("grade_id", "?"), float(meta.get("points", 0)),
-                                  passed=not message, message=message))
+        if is_test_cell(cell):
+            meta, message = nbgrader_meta(cell), failure(cell)
+            results.append(TestResult(meta.get("grade_id", "?"), float(meta.get("points", 0)),
+                                      passed=not message, message=message))
     return results

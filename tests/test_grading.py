@@ -118,14 +118,15 @@ def _submissions(slug):
     yield "kernel-dies", nb, 0.0  # nbgrader cannot finish the notebook, so records nothing
 
 
-def _course(root: Path, slugs) -> tuple[Path, dict]:
-    """A course folder with the submissions for `slugs`; returns it and the expected scores."""
+def _course(root: Path, submissions: dict) -> tuple[Path, dict]:
+    """A course folder holding `submissions` ({slug: [(student, notebook, score)]}); returns it
+    and the expected scores."""
     root.mkdir()
     shutil.copy(ROOT / "nbgrader_config.py", root)
     expected = {}
-    for slug in slugs:
+    for slug, subs in submissions.items():
         shutil.copytree(ROOT / "solutions" / slug, root / "solutions" / slug)
-        for student, nb, score in _submissions(slug):
+        for student, nb, score in subs:
             path = root / "submitted" / student / slug / f"{slug}.ipynb"
             path.parent.mkdir(parents=True)
             path.write_text(nb if isinstance(nb, str) else nbformat.writes(nb))
@@ -136,12 +137,14 @@ def _course(root: Path, slugs) -> tuple[Path, dict]:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("grading")
+    subs = {slug: list(_submissions(slug)) for slug in SLUGS}
     groups = [SLUGS]
     if FOLDERS == 2:  # the first chapter has 8 submissions, the others 2: about half each
-        counts = [len(list(_submissions(slug))) for slug in SLUGS]
+        counts = [len(subs[slug]) for slug in SLUGS]
         split = next(k for k in range(1, len(SLUGS) + 1) if 2 * sum(counts[:k]) >= sum(counts))
         groups = [SLUGS[:split], SLUGS[split:]]
-    courses = [_course(tmp / f"course{k}", g) for k, g in enumerate(groups) if g]
+    courses = [_course(tmp / f"course{k}", {slug: subs[slug] for slug in g})
+               for k, g in enumerate(groups) if g]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     procs = [subprocess.Popen([sys.executable, "-m", "rnnkit.cli", "grade", "submitted",
                                "--course-dir", str(course), "--timeout", str(CELL_TIMEOUT),

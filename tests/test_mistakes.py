@@ -22,13 +22,6 @@ SLUGS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
 pytestmark = pytest.mark.slow
 
 
-def _failed(cell) -> bool:
-    """nbgrader's rule: a test cell earns nothing if it raised or wrote to stderr."""
-    return any(o.get("output_type") == "error" or
-               (o.get("output_type") == "stream" and o.get("name") == "stderr")
-               for o in cell.get("outputs", []))
-
-
 @pytest.mark.parametrize("slug", SLUGS)
 def test_each_mistake_fails_exactly_its_listed_tests(slug):
     """Apply each mistake alone; exactly the listed test cells fail, the others still pass."""
@@ -42,7 +35,8 @@ def test_each_mistake_fails_exactly_its_listed_tests(slug):
     with client.setup_kernel():
         for i, cell in enumerate(nb.cells):
             client.execute_cell(cell, i)
-        broken = [notebook.nbgrader_meta(nb.cells[i])["grade_id"] for i in tests if _failed(nb.cells[i])]
+        broken = [notebook.nbgrader_meta(nb.cells[i])["grade_id"] for i in tests
+                  if notebook.failure(nb.cells[i])]
         assert not broken, f"{slug}: reference fails {broken}"
         for m in mistakes:
             at = index[m["solution"]]
@@ -53,7 +47,7 @@ def test_each_mistake_fails_exactly_its_listed_tests(slug):
             failing = set()
             for i in (i for i in tests if i > at):
                 client.execute_cell(nb.cells[i], i)
-                if _failed(nb.cells[i]):
+                if notebook.failure(nb.cells[i]):
                     failing.add(notebook.nbgrader_meta(nb.cells[i])["grade_id"])
             if failing != set(m["fails"]):
                 wrong[m["solution"]] = {"fails": sorted(failing), "listed": sorted(m["fails"])}
@@ -61,6 +55,7 @@ def test_each_mistake_fails_exactly_its_listed_tests(slug):
             client.execute_cell(nb.cells[at], at)
         for i in tests:
             client.execute_cell(nb.cells[i], i)
-        polluted = [notebook.nbgrader_meta(nb.cells[i])["grade_id"] for i in tests if _failed(nb.cells[i])]
+        polluted = [notebook.nbgrader_meta(nb.cells[i])["grade_id"] for i in tests
+                    if notebook.failure(nb.cells[i])]
     assert not wrong, f"{slug}: mistakes that fail other tests than listed: {wrong}"
     assert not polluted, f"{slug}: tests that fail when re-run on the reference: {polluted}"

@@ -27,6 +27,8 @@ BOUND = 1e-5  # float32: the three backends round differently, about 1e-7 per st
 # own magnitude plus a tenth of the largest magnitude in the run: |a - b| <= 1e-5 * |key| +
 # 1e-6 * |run|. A wrong gate, sign or index still shows as an error of order 1.
 RUN_SHARE = 0.1
+BACKENDS = ("numpy", "torch", "keras")
+CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
 
 
 def scaled_errors(a: dict, b: dict) -> dict:
@@ -35,8 +37,6 @@ def scaled_errors(a: dict, b: dict) -> dict:
     run = max(mag.values())
     return {k: float(np.max(np.abs(np.asarray(a[k], np.float64) - b[k]), initial=0.0)
                      / (mag[k] + RUN_SHARE * run or 1.0)) for k in a}
-BACKENDS = ("numpy", "torch", "keras")
-CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
 
 
 def make_case(cell, N, T, D, H, num_layers, bidirectional, use_lengths, use_h0, seed=0):
