@@ -3,13 +3,13 @@
 Every generator is deterministic given ``seed`` and returns batch-first arrays, ``(N, T, D)``
 (N sequences, T time steps, D features per step), like the rest of rnnkit.
 
-=================  ======================  ==================  ==============================
+=================  ======================  ==================  ====================================
 task               x                       y                   trivial baseline
-=================  ======================  ==================  ==============================
+=================  ======================  ==================  ====================================
 adding_problem     (N, T, 2) float32       (N, 1) float32      MSE 1/6 (always predict 1)
-copy_memory        (N, T_delay+2L) int64   (N, T_delay+2L)     CE L log(K) / (T_delay + 2L)
+copy_memory        (N, T_delay+2L) int64   (N, T_delay+2L)     CE L log(n_symbols) / (T_delay + 2L)
 noisy_sine         (N, T, 1) float32       (N, horizon)        (none: a sanity-check task)
-=================  ======================  ==================  ==============================
+=================  ======================  ==================  ====================================
 
 The adding and copy tasks are the standard long-memory benchmarks (Hochreiter & Schmidhuber
 1997; Le, Jaitly & Hinton 2015; Arjovsky, Shah & Bengio 2016): a model that cannot carry

@@ -1,5 +1,9 @@
 """``rnnkit grade``: grade a folder of submissions with nbgrader, one submission at a time.
 
+Each submission's code runs in the sandbox (sandbox.py) and is checked for tampering
+(tamper.py, probe.py, the kernel's audit hook); nbgrader computes and saves the scores outside
+it. ``--no-sandbox`` runs kernels unisolated, for the course's own trusted notebooks.
+
 Expected layout (nbgrader's), in the course directory (the repo root by default)::
 
     submitted/<student>/<slug>/<slug>.ipynb
@@ -24,7 +28,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import notebook
+from .. import notebook
+from . import sandbox
+from .execute import FLAG_PREFIX
 
 
 @dataclass
@@ -35,6 +41,7 @@ class Outcome:
     seconds: float
     problem: str = ""
     log: list[str] = field(default_factory=list)
+    peak_memory_mb: float | None = None
 
 
 def add_arguments(parser) -> None:
@@ -47,27 +54,67 @@ def add_arguments(parser) -> None:
     parser.add_argument("--csv", default="grades.csv", help="grades CSV to write (default: grades.csv)")
     parser.add_argument("--timeout", type=int, default=None,
                         help="seconds a single cell may run (default: nbgrader_config.py's)")
-    parser.add_argument("--submission-timeout", type=int, default=600,
-                        help="seconds one whole submission may take before it is stopped")
+    defaults = sandbox.Limits()
+    parser.add_argument("--submission-timeout", type=int, default=defaults.submission_seconds,
+                        help="seconds one whole submission may take before it is stopped "
+                             f"(default: {defaults.submission_seconds})")
+    parser.add_argument("--memory-mb", type=int, default=defaults.memory_mb,
+                        help=f"memory of one submission's sandbox (default: {defaults.memory_mb})")
+    parser.add_argument("--max-processes", type=int, default=defaults.processes,
+                        help="processes and threads one submission may run at once "
+                             f"(default: {defaults.processes})")
+    parser.add_argument("--cpu-seconds", type=int, default=defaults.cpu_seconds,
+                        help=f"CPU seconds of any one process (default: {defaults.cpu_seconds})")
+    parser.add_argument("--output-mb", type=float, default=defaults.output_mb,
+                        help=f"notebook output kept per submission (default: {defaults.output_mb})")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run kernels WITHOUT isolation, with your rights: only for trusted "
+                             "notebooks, such as the course's own tests")
     parser.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
 
 
-def _env() -> dict:
+def _env(extra=None) -> dict:
     """This environment's bin/ first on PATH: nbgrader runs `alembic`, kernels run `python`."""
     bin_dir = os.path.dirname(sys.executable)
     return {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
-            "PYTHONUNBUFFERED": "1"}
+            "PYTHONUNBUFFERED": "1", **(extra or {})}
 
 
-def _nbgrader(args: list[str], course: Path, options: list[str], limit: float):
+def _nbgrader(args: list[str], course: Path, options: list[str], limit: float, env=None,
+              module: str = "nbgrader"):
     """Run one nbgrader command in its own process; returns (returncode, log lines)."""
-    cmd = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}", *options]
+    cmd = [sys.executable, "-m", module, *args, f"--CourseDirectory.root={course}", *options]
     try:
         proc = subprocess.run(cmd, cwd=course, capture_output=True, text=True, timeout=limit,
-                              env=_env())
+                              env=_env(env))
     except subprocess.TimeoutExpired:
         return None, [f"stopped after {limit:g} s (the whole submission's time limit)"]
     return proc.returncode, (proc.stdout + proc.stderr).splitlines()
+
+
+def _sandbox_env(course: Path, limits: sandbox.Limits, use_sandbox: bool,
+                 groups: sandbox.Cgroups | None) -> dict:
+    """What the trusted nbgrader process needs to know to start the sandboxed kernel."""
+    env = {"RNNKIT_SANDBOX": "1" if use_sandbox else "0",
+           "RNNKIT_SOURCE_DIR": str(course / "solutions"),
+           **{f"RNNKIT_LIMIT_{k.upper()}": v for k, v in limits.as_env().items()}}
+    if groups is not None:
+        env["RNNKIT_CGROUP"] = groups.name
+        if "pids" not in groups.paths:
+            env["RNNKIT_NPROC"] = str(limits.processes)
+        if "memory" not in groups.paths:  # address space is a cruder bound than memory
+            env["RNNKIT_AS_MB"] = str(4 * limits.memory_mb)
+    return env
+
+
+def flags(db_url: str) -> dict[tuple[str, str], str]:
+    """(student, chapter) -> the reasons a submission was flagged for review, from the gradebook."""
+    from nbgrader.api import Comment, Gradebook
+
+    with Gradebook(db_url) as gb:
+        found = gb.db.query(Comment).filter(Comment.auto_comment.like(FLAG_PREFIX + "%")).all()
+        return {(c.notebook.student.id, c.notebook.assignment.name):
+                c.auto_comment[len(FLAG_PREFIX):] for c in found}
 
 
 def _db_url(course: Path) -> str:
@@ -93,9 +140,18 @@ def _find(submitted: Path):
             yield student_dir.name, slug_dir.name, slug_dir / f"{slug_dir.name}.ipynb"
 
 
-def grade(course: Path, submitted: Path, db_url=None, timeout=None, submission_timeout=600,
-          feedback=True, echo=print) -> list[Outcome]:
-    """Grade every submission under ``submitted``; never raises for a bad submission."""
+def grade(course: Path, submitted: Path, db_url=None, timeout=None, submission_timeout=None,
+          feedback=True, echo=print, limits: sandbox.Limits | None = None,
+          use_sandbox: bool = True) -> list[Outcome]:
+    """Grade every submission under ``submitted``; never raises for a bad submission.
+
+    With ``use_sandbox`` (the default) it raises SandboxUnavailable, before grading anything,
+    when the sandbox cannot start on this machine.
+    """
+    limits = limits or sandbox.Limits()
+    submission_timeout = submission_timeout or limits.submission_seconds
+    if use_sandbox:
+        sandbox.check_available()
     course, submitted = course.resolve(), submitted.resolve()
     options = [f"--CourseDirectory.submitted_directory={submitted.name}"]
     if submitted.parent != course:
@@ -133,14 +189,28 @@ def grade(course: Path, submitted: Path, db_url=None, timeout=None, submission_t
             notebook.read(path)
         except notebook.NotebookError as exc:
             problem = str(exc).replace(str(course) + os.sep, "")
+        peak = None
         if not problem:
             target = course / "autograded" / student / slug
             shutil.rmtree(target, ignore_errors=True)
-            rc, log = _nbgrader(["autograde", slug, "--student", student, "--create", "--force"],
-                                course, options, submission_timeout)
+            groups = sandbox.Cgroups.create(limits) if use_sandbox else None
+            try:
+                rc, log = _nbgrader([slug, "--student", student, "--create", "--force"],
+                                    course, options, submission_timeout,
+                                    env=_sandbox_env(course, limits, use_sandbox, groups),
+                                    module="rnnkit.grading.autograde")
+                out_of_memory = groups is not None and groups.hit_memory_limit()
+                peak = groups.peak_memory_mb() if groups else None
+            finally:
+                if groups is not None:
+                    groups.remove()  # whatever is still running in the sandbox is killed
             if rc != 0 or not (target / f"{slug}.ipynb").is_file():
                 problem = _errors(log)
-        outcome = Outcome(student, slug, not problem, time.perf_counter() - start, problem)
+                if out_of_memory:
+                    problem = (f"ran out of memory (over the {limits.memory_mb} MB limit; the "
+                               f"kernel was killed): {problem}")
+        outcome = Outcome(student, slug, not problem, time.perf_counter() - start, problem,
+                          peak_memory_mb=peak)
         outcomes.append(outcome)
         status = "graded" if outcome.graded else f"NOT GRADED: {problem}"
         echo(f"  {student}/{slug}: {status} ({outcome.seconds:.1f} s)")
@@ -154,33 +224,64 @@ def grade(course: Path, submitted: Path, db_url=None, timeout=None, submission_t
     return outcomes
 
 
-def export(course: Path, csv_path: Path, db_url=None) -> list[dict]:
+def export(course: Path, csv_path: Path, db_url=None, flagged=None) -> list[dict]:
+    """nbgrader's CSV export, plus a `flagged` column (the reasons, empty when none)."""
     options = [f"--CourseDirectory.db_url={db_url}"] if db_url else []
     rc, log = _nbgrader(["export", f"--to={csv_path.resolve()}"], course.resolve(), options, 300)
     if rc != 0:
         raise RuntimeError(f"nbgrader export failed: {_errors(log)}")
     with open(csv_path, newline="") as fh:
-        return list(csv.DictReader(fh))
+        rows = list(csv.DictReader(fh))
+    if flagged is None:
+        flagged = flags(db_url or _db_url(course.resolve()))
+    for row in rows:
+        row["flagged"] = flagged.get((row["student_id"], row["assignment"]), "")
+    if rows:
+        with open(csv_path, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    return rows
 
 
 def run(args) -> int:
     course = Path(args.course_dir)
+    limits = sandbox.Limits(memory_mb=args.memory_mb, processes=args.max_processes,
+                            cpu_seconds=args.cpu_seconds, output_mb=args.output_mb,
+                            submission_seconds=args.submission_timeout,
+                            **({"cell_seconds": args.timeout} if args.timeout else {}))
     submitted = course / args.submitted if not Path(args.submitted).is_absolute() else Path(args.submitted)
     if not submitted.is_dir():
         print(f"error: no folder {submitted}; put submissions in "
               f"submitted/<student>/<slug>/<slug>.ipynb", file=sys.stderr)
         return 2
+    if args.no_sandbox:
+        print("WARNING: --no-sandbox: submissions run WITHOUT isolation, with your rights and "
+              "your files in reach. Use it only for trusted notebooks.", flush=True)
+    else:
+        print(f"Sandbox: bubblewrap, user nobody, no network; {limits.memory_mb} MB, "
+              f"{limits.processes} processes, {limits.submission_seconds} s per submission",
+              flush=True)
     print(f"Grading {submitted} with nbgrader ...", flush=True)
-    outcomes = grade(course, submitted, args.db_url, args.timeout, args.submission_timeout,
-                     feedback=not args.no_feedback)
-    rows = export(course, Path(args.csv), args.db_url)
+    try:
+        outcomes = grade(course, submitted, args.db_url, args.timeout, args.submission_timeout,
+                         feedback=not args.no_feedback, limits=limits,
+                         use_sandbox=not args.no_sandbox)
+    except sandbox.SandboxUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    db_url = args.db_url or _db_url(course.resolve())
+    rows = export(course, Path(args.csv), args.db_url, flags(db_url))
     problems = {(o.student, o.slug): o.problem for o in outcomes if not o.graded}
     print(f"\n{'student':<20} {'chapter':<22} {'score':>11}  note")
     for row in rows:
         key = (row["student_id"], row["assignment"])
-        note = "NOT GRADED: " + problems[key] if key in problems else ""
+        note = "NOT GRADED: " + problems[key] if key in problems else \
+            (f"flagged: {row['flagged']}" if row.get("flagged") else "")
         score = f"{float(row['score']):g}/{float(row['max_score']):g}"
-        print(f"{row['student_id']:<20} {row['assignment']:<22} {score:>11}  {note}"[:200])
-    print(f"\n{len(outcomes) - len(problems)} graded, {len(problems)} not graded; "
-          f"grades in {args.csv}, feedback in {course / 'feedback'}")
+        print(f"{row['student_id']:<20} {row['assignment']:<22} {score:>11}  {note}"[:300])
+    flagged = sum(bool(r.get("flagged")) for r in rows)
+    print(f"\n{len(outcomes) - len(problems)} graded, {len(problems)} not graded, {flagged} "
+          f"flagged for review (in nbgrader's formgrader: needs manual grade); grades in "
+          f"{args.csv}, feedback in {course / 'feedback'}")
     return 0 if not problems else 1
