@@ -8,7 +8,7 @@ SLUGS  := $(notdir $(wildcard solutions/*))
 # No progress-bar widgets in executed pages: the static book cannot run them.
 export RNNKIT_PROGRESS := 0
 
-.PHONY: setup book test test-fast release strip bench lock clean chromium
+.PHONY: setup book test test-fast release strip bench lock clean chromium sandbox
 
 setup: $(STAMP)
 
@@ -27,6 +27,12 @@ $(STAMP): requirements.txt pyproject.toml
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
+# The grading sandbox (`rnnkit grade` runs every submission's kernel in it): Debian's
+# bubblewrap, plus setpriv and unshare from util-linux (needs root, as on CI).
+sandbox:
+	@command -v bwrap >/dev/null || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
+	@command -v setpriv >/dev/null && command -v unshare >/dev/null || apt-get install -y -qq util-linux >/dev/null
+
 book: setup
 	$(BIN)/python -m rnnkit.bookprep
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jupyter-book build . --warningiserror --keep-going
@@ -36,10 +42,10 @@ book: setup
 # run on one worker and queues the longest first. `pytest -n 0 ...` runs serially.
 XDIST := -n 2
 
-test: setup chromium
+test: setup chromium sandbox
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest $(XDIST)
 
-test-fast: setup
+test-fast: setup sandbox
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest $(XDIST) -m "not slow"
 
 # Regenerate the learners' notebooks in chapters/ from solutions/ (commit the result).

@@ -178,8 +178,19 @@ def test_broken_submissions_are_reported_by_name_and_the_run_finishes(graded):
     assert f"broken-json/{SLUGS[0]}: NOT GRADED" in stdout
     assert "not a valid notebook" in stdout
     assert f"kernel-dies/{SLUGS[0]}: NOT GRADED" in stdout
-    graded_lines = [ln for ln in stdout.splitlines() if ln.endswith("s)") and ": graded" in ln]
+    graded_lines = [ln for ln in stdout.splitlines() if ln.startswith("  ") and ": graded (" in ln]
     assert len(graded_lines) == len(expected) - 2
+
+
+def test_honest_submissions_are_never_flagged(graded):
+    """Blank, reference and typical-mistake submissions of every chapter, graded in the sandbox
+    with every tamper check on, raise no flag (the CSV's `flagged` column is empty)."""
+    flagged = {}
+    for course, want in graded[0]:
+        with open(course / "grades.csv", newline="") as fh:
+            flagged.update({(r["student_id"], r["assignment"]): r["flagged"]
+                            for r in csv.DictReader(fh) if r["flagged"]})
+    assert not flagged, flagged
 
 
 def test_feedback_html_is_written_for_graded_submissions(graded):

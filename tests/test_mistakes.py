@@ -4,6 +4,8 @@ One kernel per chapter: the reference notebook runs once; then, for each mistake
 solution cell is executed in its place and every later test cell is re-run; then the right
 solution is restored. A final pass re-runs every test cell on the restored reference, which
 catches a test that leans on state a later cell changed (it must pass again).
+The grader's run-time probe (rnnkit.grading.probe) runs before the first cell, after the
+reference and after each mistake: honest work must give it nothing to flag.
 The first chapter's mistakes, all at once, are also graded through nbgrader in
 test_grading.py.
 """
@@ -13,13 +15,29 @@ import json
 from pathlib import Path
 
 import pytest
+import nbformat
 from nbclient import NotebookClient
 
 from rnnkit import notebook
+from rnnkit.grading import probe
 
 ROOT = Path(__file__).resolve().parents[1]
 SLUGS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
 pytestmark = pytest.mark.slow
+
+
+def _probe(client, nb) -> dict:
+    """Run the grader's probe in the kernel as the grader does (outside the notebook)."""
+    code, nonce = probe.source()
+    cell = nbformat.v4.new_code_cell(code)
+    nb.cells.append(cell)
+    try:
+        client.execute_cell(cell, len(nb.cells) - 1, store_history=False)
+    finally:
+        nb.cells.pop()
+    answer = probe.parse(cell.outputs, nonce)
+    assert answer is not None, f"the probe got no answer: {cell.outputs}"
+    return answer
 
 
 @pytest.mark.parametrize("slug", SLUGS)
@@ -31,10 +49,13 @@ def test_each_mistake_fails_exactly_its_listed_tests(slug):
     tests = [i for i, c in enumerate(nb.cells) if notebook.is_test_cell(c)]
     client = NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": str(ROOT / "solutions" / slug)}})
-    wrong = {}
+    wrong, flagged, seen = {}, {}, {}
     with client.setup_kernel():
+        first = _probe(client, nb)
+        probe.compare(first, seen, first)
         for i, cell in enumerate(nb.cells):
             client.execute_cell(cell, i)
+        flagged["reference"] = probe.compare(first, seen, _probe(client, nb))
         broken = [notebook.nbgrader_meta(nb.cells[i])["grade_id"] for i in tests
                   if notebook.failure(nb.cells[i])]
         assert not broken, f"{slug}: reference fails {broken}"
@@ -51,6 +72,7 @@ def test_each_mistake_fails_exactly_its_listed_tests(slug):
                     failing.add(notebook.nbgrader_meta(nb.cells[i])["grade_id"])
             if failing != set(m["fails"]):
                 wrong[m["solution"]] = {"fails": sorted(failing), "listed": sorted(m["fails"])}
+            flagged[m["solution"]] = probe.compare(first, seen, _probe(client, nb))
             nb.cells[at].source = right
             client.execute_cell(nb.cells[at], at)
         for i in tests:
@@ -59,3 +81,5 @@ def test_each_mistake_fails_exactly_its_listed_tests(slug):
                     if notebook.failure(nb.cells[i])]
     assert not wrong, f"{slug}: mistakes that fail other tests than listed: {wrong}"
     assert not polluted, f"{slug}: tests that fail when re-run on the reference: {polluted}"
+    flagged = {k: v for k, v in flagged.items() if v}
+    assert not flagged, f"{slug}: honest work flagged by the grader's probe: {flagged}"

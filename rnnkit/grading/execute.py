@@ -16,6 +16,7 @@ import json
 import os
 from pathlib import Path
 
+from nbclient.util import run_sync
 from nbformat import NotebookNode
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
@@ -117,6 +118,8 @@ class SandboxedExecute(Execute):
         await super().async_start_new_kernel(**kwargs)
         self.kept_km = self.km  # nbclient drops it at shutdown; its audit pipe is read after
 
+    start_new_kernel = run_sync(async_start_new_kernel)  # nbclient's sync name for the above
+
     def preprocess_cell(self, cell, resources, index):
         if not self.nonces or utils.is_grade(cell):  # the first probe, before any cell, is the baseline
             self._probe(index - 1)
@@ -138,7 +141,6 @@ class SandboxedExecute(Execute):
         finally:
             self.nb.cells.pop()
         answer = probe.parse(cell.outputs, nonce)
-        if os.environ.get("RNNKIT_DEBUG"): print("PROBE", [(o.get("output_type"), o.get("name"), str(o.get("text", o.get("evalue")))[:300]) for o in cell.outputs], file=__import__("sys").stderr)
         if answer is None:
             self._flag(after, "the grader's check got no answer from the kernel (its output "
                               "was hidden or the kernel was hooked)")

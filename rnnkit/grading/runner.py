@@ -19,6 +19,7 @@ writes feedback HTML (``feedback/``), exports the grades CSV and prints a score 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -128,8 +129,21 @@ def _db_url(course: Path) -> str:
     return url
 
 
+# What nbgrader's log says when a submission could not be executed, in words for an instructor.
+KNOWN_ERRORS = {
+    "CellTimeoutError": "a cell ran past its time limit and did not stop when interrupted",
+    "DeadKernelError": "the kernel died (the submission crashed it, or it was killed)",
+}
+
+
 def _errors(log: list[str]) -> str:
-    keep = [ln.split("]", 1)[-1].strip() for ln in log if "| ERROR" in ln or "Error:" in ln]
+    """One line saying why nbgrader could not grade a submission."""
+    text = "\n".join(log)
+    for marker, words in KNOWN_ERRORS.items():
+        if marker in text:
+            return words
+    keep = [ln.split("]", 1)[-1].strip() for ln in log if "| ERROR" in ln or "Error:" in ln
+            or "stopped after" in ln]
     return "; ".join(dict.fromkeys(k for k in keep if k))[:300] or "see the nbgrader log"
 
 
@@ -138,6 +152,54 @@ def _find(submitted: Path):
     for student_dir in sorted(p for p in submitted.iterdir() if p.is_dir()):
         for slug_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
             yield student_dir.name, slug_dir.name, slug_dir / f"{slug_dir.name}.ipynb"
+
+
+def register(course: Path, slugs, students, options, db_url, limit) -> None:
+    """Register each chapter (and its graded cells) and every student in the gradebook."""
+    with tempfile.TemporaryDirectory() as scratch:
+        for slug in slugs:
+            rc, log = _nbgrader(["generate_assignment", slug, "--force",
+                                 f"--CourseDirectory.release_directory={scratch}"],
+                                course, options, limit)
+            if rc != 0:
+                raise RuntimeError(f"could not register {slug}: {_errors(log)}")
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url or _db_url(course)) as gb:  # every student appears in the CSV
+        for student in students:
+            gb.update_or_create_student(student)
+
+
+def grade_one(course: Path, student: str, slug: str, path: Path, options: list[str],
+              limits: sandbox.Limits, use_sandbox: bool = True) -> Outcome:
+    """Autograde one submission in its own nbgrader process (and sandbox); never raises."""
+    start = time.perf_counter()
+    problem, peak, out_of_memory = "", None, False
+    try:
+        notebook.read(path)
+    except notebook.NotebookError as exc:
+        problem = str(exc).replace(str(course) + os.sep, "")
+    if not problem:
+        target = course / "autograded" / student / slug
+        shutil.rmtree(target, ignore_errors=True)
+        groups = sandbox.Cgroups.create(limits) if use_sandbox else None
+        try:
+            rc, log = _nbgrader([slug, "--student", student, "--create", "--force"],
+                                course, options, limits.submission_seconds,
+                                env=_sandbox_env(course, limits, use_sandbox, groups),
+                                module="rnnkit.grading.autograde")
+            out_of_memory = groups is not None and groups.hit_memory_limit()
+            peak = groups.peak_memory_mb() if groups else None
+        finally:
+            if groups is not None:
+                groups.remove()  # whatever is still running in the sandbox is killed
+        if rc != 0 or not (target / f"{slug}.ipynb").is_file():
+            problem = _errors(log)
+            if out_of_memory:
+                problem = (f"ran out of memory (over the {limits.memory_mb} MB limit; the "
+                           f"kernel was killed): {problem}")
+    return Outcome(student, slug, not problem, time.perf_counter() - start, problem,
+                   peak_memory_mb=peak)
 
 
 def grade(course: Path, submitted: Path, db_url=None, timeout=None, submission_timeout=None,
@@ -149,7 +211,9 @@ def grade(course: Path, submitted: Path, db_url=None, timeout=None, submission_t
     when the sandbox cannot start on this machine.
     """
     limits = limits or sandbox.Limits()
-    submission_timeout = submission_timeout or limits.submission_seconds
+    if submission_timeout:
+        limits = dataclasses.replace(limits, submission_seconds=submission_timeout)
+    submission_timeout = limits.submission_seconds
     if use_sandbox:
         sandbox.check_available()
     course, submitted = course.resolve(), submitted.resolve()
@@ -168,52 +232,14 @@ def grade(course: Path, submitted: Path, db_url=None, timeout=None, submission_t
     if missing:
         raise ValueError(f"no source notebook for {missing} in {course / 'solutions'}; "
                          f"chapter folders must be named like solutions/01_rnn_vs_cnn")
-    with tempfile.TemporaryDirectory() as scratch:
-        for slug in slugs:  # registers the assignment and its graded cells in the gradebook
-            rc, log = _nbgrader(["generate_assignment", slug, "--force",
-                                 f"--CourseDirectory.release_directory={scratch}"],
-                                course, options, submission_timeout)
-            if rc != 0:
-                raise RuntimeError(f"could not register {slug}: {_errors(log)}")
-    from nbgrader.api import Gradebook
-
-    with Gradebook(db_url or _db_url(course)) as gb:  # every student appears in the CSV
-        for student in students:
-            gb.update_or_create_student(student)
-
+    register(course, slugs, students, options, db_url, submission_timeout)
     outcomes = []
     for student, slug, path in found:
-        start = time.perf_counter()
-        problem = ""
-        try:
-            notebook.read(path)
-        except notebook.NotebookError as exc:
-            problem = str(exc).replace(str(course) + os.sep, "")
-        peak = None
-        if not problem:
-            target = course / "autograded" / student / slug
-            shutil.rmtree(target, ignore_errors=True)
-            groups = sandbox.Cgroups.create(limits) if use_sandbox else None
-            try:
-                rc, log = _nbgrader([slug, "--student", student, "--create", "--force"],
-                                    course, options, submission_timeout,
-                                    env=_sandbox_env(course, limits, use_sandbox, groups),
-                                    module="rnnkit.grading.autograde")
-                out_of_memory = groups is not None and groups.hit_memory_limit()
-                peak = groups.peak_memory_mb() if groups else None
-            finally:
-                if groups is not None:
-                    groups.remove()  # whatever is still running in the sandbox is killed
-            if rc != 0 or not (target / f"{slug}.ipynb").is_file():
-                problem = _errors(log)
-                if out_of_memory:
-                    problem = (f"ran out of memory (over the {limits.memory_mb} MB limit; the "
-                               f"kernel was killed): {problem}")
-        outcome = Outcome(student, slug, not problem, time.perf_counter() - start, problem,
-                          peak_memory_mb=peak)
+        outcome = grade_one(course, student, slug, path, options, limits, use_sandbox)
         outcomes.append(outcome)
-        status = "graded" if outcome.graded else f"NOT GRADED: {problem}"
-        echo(f"  {student}/{slug}: {status} ({outcome.seconds:.1f} s)")
+        status = "graded" if outcome.graded else f"NOT GRADED: {outcome.problem}"
+        memory = f", peak {outcome.peak_memory_mb:.0f} MB" if outcome.peak_memory_mb else ""
+        echo(f"  {student}/{slug}: {status} ({outcome.seconds:.1f} s{memory})")
 
     if feedback:
         for slug in slugs:
