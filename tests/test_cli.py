@@ -1,11 +1,16 @@
-"""`rnnkit check`: per-test PASS/FAIL with messages and points; exit status 0 only if all pass."""
+"""`rnnkit check`: per-test PASS/FAIL with messages and points; exit status 0 only if all pass.
+`rnnkit grade`: refuses without its sandbox tool, and says so when told to run without it."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _notebook(path, answer: str):
@@ -62,3 +67,27 @@ def test_broken_notebook_is_a_clear_error(tmp_path, content):
     proc = _check(path)
     assert proc.returncode == 2
     assert "is not a valid notebook" in proc.stderr and "re-download" in proc.stderr
+
+
+def _grade(course, *options, env=None):
+    return subprocess.run([sys.executable, "-m", "rnnkit.cli", "grade", "submitted",
+                           "--course-dir", str(course), "--csv", str(course / "grades.csv"),
+                           *options], capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_grade_without_the_sandbox_tool_says_how_to_install_it(tmp_path):
+    """No bwrap on the PATH: `rnnkit grade` refuses before grading anything, and says what to do."""
+    (tmp_path / "submitted").mkdir()
+    proc = _grade(tmp_path, env={"PATH": str(Path(sys.executable).parent)})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "bubblewrap (bwrap) is not installed" in proc.stderr
+    assert "make sandbox" in proc.stderr and "--no-sandbox" in proc.stderr
+
+
+def test_grade_no_sandbox_says_so(tmp_path):
+    """--no-sandbox is explicit and loud: the run starts with a warning."""
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
+    (tmp_path / "submitted").mkdir()
+    proc = _grade(tmp_path, "--no-sandbox")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("WARNING: --no-sandbox: submissions run WITHOUT isolation")

@@ -6,6 +6,8 @@ zero, or not graded with the given reason); and across the run: the reference ke
 marks and the blank 0, the course files and the installed rnnkit package are byte-for-byte
 unchanged, the reference's gradebook rows are untouched, nothing reached a listener on the
 loopback, the process flood was bounded, and no process a submission started is left.
+A file whose code says `# place: after` replaces the first exercise's stub instead of going
+above it.
 """
 from __future__ import annotations
 
@@ -77,7 +79,8 @@ def _hostile_notebook(path: Path, course: Path, port: int) -> nbformat.NotebookN
         .replace("{MARK}", MARK)
     nb = _release(SLUG)
     first = next(c for c in nb.cells if notebook.is_solution_cell(c) and c.cell_type == "code")
-    first.source = code + "\n" + first.source
+    after = "# place: after" in code  # replaces the exercise's stub instead of preceding it
+    first.source = first.source + "\n" + code if after else code + "\n" + first.source
     return nb
 
 
@@ -188,4 +191,14 @@ def test_every_hostile_kind_is_in_the_corpus():
     kinds = {p.stem for p in HOSTILE}
     assert {"read_solutions", "always_equal", "gradebook_update", "write_course", "fork_flood",
             "memory_hog", "network_probe", "leave_children", "sleep_forever", "exception_hook",
-            "hidden_patch", "hidden_read"} <= kinds
+            "hidden_patch", "hidden_read", "from_scratch", "output_flood"} <= kinds
+
+
+def test_from_scratch_answer_earns_points_only_after_review(run):
+    """The library call answers the exercise, but its points wait for the instructor."""
+    from nbgrader.api import Gradebook
+
+    assert "may not call" in run["rows"]["h-from_scratch"]["flagged"]
+    with Gradebook(f"sqlite:///{run['course'] / 'gradebook.db'}") as gb:
+        grade = gb.find_grade("rnn-step-forward-test", SLUG, SLUG, "h-from_scratch")
+        assert grade.needs_manual_grade and grade.auto_score is None

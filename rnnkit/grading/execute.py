@@ -107,6 +107,11 @@ class SandboxedExecute(Execute):
                              default=-1)
         try:
             nb, resources = super().preprocess(nb, resources, km)
+        except Exception:
+            tail = getattr(getattr(self.kept_km, "stderr_tail", None), "data", b"")
+            if tail:  # what the kernel said last, for whoever reads the grading log
+                self.log.warning("kernel's last words: %s", tail.decode("utf-8", "replace")[-2000:])
+            raise
         finally:
             self._read_audit()
             resources["rnnkit_flags"] = [{"cell": f.cell, "reason": f.reason}

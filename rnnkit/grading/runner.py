@@ -271,6 +271,8 @@ def export(course: Path, csv_path: Path, db_url=None, flagged=None) -> list[dict
 
 
 def run(args) -> int:
+    # nbgrader's Gradebook runs `alembic` from this environment, also in this process.
+    os.environ["PATH"] = _env()["PATH"]
     course = Path(args.course_dir)
     limits = sandbox.Limits(memory_mb=args.memory_mb, processes=args.max_processes,
                             cpu_seconds=args.cpu_seconds, output_mb=args.output_mb,
