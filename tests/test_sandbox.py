@@ -1,10 +1,11 @@
 """Hostile submissions (tests/hostile/), graded end to end through `rnnkit grade` in the sandbox.
 
-One grading run of chapter 1 (module fixture): a reference submission first, then every
-hostile one, then a blank one. For each hostile file the `# expect:` line must hold (flagged,
+Chapter 1 (module fixture): a classmate's reference submission is graded first, in a run of
+its own, and its gradebook rows are kept; then one run grades a reference submission, every
+hostile one, and a blank one, in that order. For each hostile file the `# expect:` line must hold (flagged,
 zero, or not graded with the given reason); and across the run: the reference keeps full
 marks and the blank 0, the course files and the installed rnnkit package are byte-for-byte
-unchanged, the reference's gradebook rows are untouched, nothing reached a listener on the
+unchanged, the classmate's gradebook rows are byte-for-byte what they were, nothing reached a listener on the
 loopback, the process flood was bounded, and no process a submission started is left.
 A file whose code says `# place: after` replaces the first exercise's stub instead of going
 above it.
@@ -47,6 +48,19 @@ def _digest(*roots: Path) -> dict[str, str]:
                                                      and "__pycache__" not in p.parts)
         out.update({str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files})
     return out
+
+
+def _rows_of(course: Path, student: str) -> list[tuple]:
+    """Every gradebook row (grades, comments, the submission) that belongs to one student."""
+    import sqlite3
+
+    db = sqlite3.connect(course / "gradebook.db")
+    ids = "SELECT id FROM submitted_assignment WHERE student_id = ?"
+    books = f"SELECT id FROM submitted_notebook WHERE assignment_id IN ({ids})"
+    return [*db.execute(f"SELECT * FROM submitted_assignment WHERE id IN ({ids})", (student,)),
+            *db.execute(f"SELECT * FROM submitted_notebook WHERE id IN ({books})", (student,)),
+            *db.execute(f"SELECT * FROM grade WHERE notebook_id IN ({books}) ORDER BY id", (student,)),
+            *db.execute(f"SELECT * FROM comment WHERE notebook_id IN ({books}) ORDER BY id", (student,))]
 
 
 def _left_behind() -> list[str]:
@@ -93,14 +107,24 @@ def run(tmp_path_factory):
     subs = [("a-reference", _filled(SLUG), total)]
     subs += [(f"h-{p.stem}", _hostile_notebook(p, course, listener.port), None) for p in HOSTILE]
     subs.append(("z-blank", _release(SLUG), 0.0))
-    _course(course, {SLUG: subs})
+    _course(course, {SLUG: [("0-classmate", _filled(SLUG), total), *subs]})
     package = Path(rnnkit.__file__).parent
     before = _digest(course / "solutions", course / "nbgrader_config.py", package)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+
+    def grade(folder):
+        return subprocess.run([sys.executable, "-m", "rnnkit.cli", "grade", folder,
+                               "--course-dir", str(course), "--csv", str(course / "grades.csv"),
+                               *LIMITS], capture_output=True, text=True, env=env, timeout=1800)
+
+    # The classmate, graded before anyone else and then moved out of the way of the next run.
+    (course / "earlier" / "0-classmate").parent.mkdir()
+    (course / "submitted" / "0-classmate").rename(course / "earlier" / "0-classmate")
+    first = grade("earlier")
+    assert first.returncode == 0, first.stdout + first.stderr
+    classmate = _rows_of(course, "0-classmate")
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "rnnkit.cli", "grade", "submitted",
-                           "--course-dir", str(course), "--csv", str(course / "grades.csv"),
-                           *LIMITS], capture_output=True, text=True, env=env, timeout=1800)
+    proc = grade("submitted")
     seconds = time.perf_counter() - start
     print(proc.stdout[-10000:], proc.stderr[-4000:])
     listener.sock.close()
@@ -108,7 +132,8 @@ def run(tmp_path_factory):
         rows = {r["student_id"]: r for r in csv.DictReader(fh)}
     after = _digest(course / "solutions", course / "nbgrader_config.py", package)
     return dict(course=course, stdout=proc.stdout, rc=proc.returncode, rows=rows, total=total,
-                before=before, after=after, listener=listener, seconds=seconds)
+                before=before, after=after, listener=listener, seconds=seconds,
+                classmate=(classmate, _rows_of(course, "0-classmate")))
 
 
 def _outputs(run, student) -> str:
@@ -154,11 +179,15 @@ def test_course_and_installed_package_are_unchanged(run):
     assert "refused" in _outputs(run, "h-write_course")
 
 
-def test_reference_gradebook_rows_are_untouched(run):
-    """The UPDATE attempt reached no gradebook: the reference's cells keep their points."""
+def test_gradebook_rows_of_others_are_untouched(run):
+    """The UPDATE attempt reached no gradebook: the classmate graded earlier has byte-for-byte
+    the same rows, full marks; the reference graded before the attacks keeps its points."""
     from nbgrader.api import Gradebook
 
     assert "updated" not in _outputs(run, "h-gradebook_update")
+    before, after = run["classmate"]
+    assert before and before == after
+    assert float(run["rows"]["0-classmate"]["score"]) == run["total"]
     with Gradebook(f"sqlite:///{run['course'] / 'gradebook.db'}") as gb:
         for grade_id, points in _tests(SLUG).items():
             grade = gb.find_grade(grade_id, SLUG, SLUG, "a-reference")
