@@ -42,6 +42,7 @@ def test_all_passing_exits_zero(tmp_path):
     proc = _check(_notebook(tmp_path / "ok.ipynb", "return 2 * v"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "PASS  double-test" in proc.stdout and "3/3 points" in proc.stdout
+    assert "without encryption" not in proc.stderr  # the kernel talks over ipc sockets, not TCP
 
 
 def test_failures_show_the_assertion_message_and_exit_one(tmp_path):

@@ -32,7 +32,7 @@ from test_grading import ROOT, SLUGS, _course, _filled, _release, _tests
 
 pytestmark = pytest.mark.slow
 SLUG = SLUGS[0]
-HOSTILE = sorted((ROOT / "tests" / "hostile").glob("*.py"))
+HOSTILE = sorted((ROOT / "tests" / "hostile").glob("*.txt"))
 MARK = "987654.321"  # `sleep MARK`: how the test finds what a submission left running
 LIMITS = ["--timeout", "30", "--submission-timeout", "120", "--max-processes", "96"]
 
