@@ -8,7 +8,7 @@ SLUGS  := $(notdir $(wildcard solutions/*))
 # No progress-bar widgets in executed pages: the static book cannot run them.
 export RNNKIT_PROGRESS := 0
 
-.PHONY: setup book test test-fast release strip bench lock clean chromium sandbox
+.PHONY: setup book test test-fast release strip bench lock clean chromium sandbox postgres
 
 setup: $(STAMP)
 
@@ -23,15 +23,22 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip uninstall --quiet -y rfc3987-syntax
 	touch $@
 
-# Headless Chromium for the page tests (Debian's package; needs root, as on CI).
+# Headless Chromium for the page tests (Debian's package; needs root, as on CI)
+# (with a CJK font, so the screenshots show the chapters' Chinese text, not boxes).
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || { apt-get update -qq && apt-get install -y -qq fonts-noto-cjk >/dev/null; }
 
 # The grading sandbox (`rnnkit grade` runs every submission's kernel in it): Debian's
 # bubblewrap, plus setpriv and unshare from util-linux (needs root, as on CI).
 sandbox:
 	@command -v bwrap >/dev/null || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
 	@command -v setpriv >/dev/null && command -v unshare >/dev/null || apt-get install -y -qq util-linux >/dev/null
+
+# PostgreSQL, for the gradebook tests (tests/test_postgres.py starts a throwaway server of its
+# own): Debian's package, whose initdb lives in /usr/lib/postgresql/<version>/bin (needs root).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }
 
 book: setup
 	$(BIN)/python -m rnnkit.bookprep
@@ -42,7 +49,7 @@ book: setup
 # run on one worker and queues the longest first. `pytest -n 0 ...` runs serially.
 XDIST := -n 2
 
-test: setup chromium sandbox
+test: setup chromium sandbox postgres
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pytest $(XDIST)
 
 test-fast: setup sandbox

@@ -22,7 +22,8 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
     os.environ.setdefault(_name, "1")
 
 # Files whose tests form one unit; with test_mistakes.py, the longest work (minutes each).
-_ONE_UNIT = ("tests/test_grading.py", "tests/test_book.py", "tests/test_sandbox.py")
+_ONE_UNIT = ("tests/test_grading.py", "tests/test_book.py", "tests/test_sandbox.py",
+             "tests/test_postgres.py")
 _FIRST = (*_ONE_UNIT, "tests/test_mistakes.py")
 
 

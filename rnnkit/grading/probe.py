@@ -9,7 +9,7 @@ reports the state that tampering changes:
   output streams (a test's failure is only seen through them);
 * attributes of the modules the tests rely on (builtins, numpy, torch, rnnkit, ...): any
   function defined in a notebook cell, and the identity of every callable, which the grader
-  compares with what it saw the first time;
+  compares with what it saw the first time (a new object from another package is a flag);
 * classes defined in the notebook whose comparison methods never read their second
   argument.
 
@@ -60,7 +60,9 @@ def __rnnkit_probe(nonce, watched):
             continue
         for attr, value in list(vars(module).items()):
             if callable(value) or isinstance(value, _types.ModuleType):
-                out["ids"][name + "." + attr] = id(getattr(value, "__func__", value))
+                where = getattr(value, "__module__", None) or getattr(value, "__name__", "")
+                out["ids"][name + "." + attr] = [id(getattr(value, "__func__", value)),
+                                                 str(where).split(".")[0]]
                 if from_cell(value):
                     out["defined_in_cells"].append(name + "." + attr)
     for cls in [v for v in list(shell.user_ns.values()) if isinstance(v, type)]:
@@ -127,7 +129,9 @@ def compare(first: dict, seen: dict, now: dict) -> list[str]:
         reasons.append(f"replaced {name} with a function of its own")
     for name in now["comparisons"]:
         reasons.append(f"defines {name} that ignores what it is compared with")
-    for name, ident in now["ids"].items():
-        if seen.setdefault(name, ident) != ident:
-            reasons.append(f"replaced {name}")
+    for name, (ident, package) in now["ids"].items():
+        # A library may rewrap its own functions (torch._dynamo rewraps torch.manual_seed when
+        # it loads): a new object from the same package is that; one from elsewhere is not.
+        if seen.setdefault(name, ident) != ident and package != name.split(".")[0]:
+            reasons.append(f"replaced {name} with {package or 'an object'}'s")
     return reasons

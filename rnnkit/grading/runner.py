@@ -51,7 +51,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--course-dir", default=".",
                         help="folder holding nbgrader_config.py and solutions/ (default: .)")
     parser.add_argument("--db-url", default=None,
-                        help="gradebook URL (default: nbgrader_config.py's, sqlite:///gradebook.db)")
+                        help="gradebook URL, e.g. postgresql+psycopg://user@host/db "
+                             "(default: nbgrader_config.py's, sqlite:///gradebook.db)")
     parser.add_argument("--csv", default="grades.csv", help="grades CSV to write (default: grades.csv)")
     parser.add_argument("--timeout", type=int, default=None,
                         help="seconds a single cell may run (default: nbgrader_config.py's)")
@@ -104,7 +105,7 @@ def _sandbox_env(course: Path, limits: sandbox.Limits, use_sandbox: bool,
         if "pids" not in groups.paths:
             env["RNNKIT_NPROC"] = str(limits.processes)
         if "memory" not in groups.paths:  # address space is a cruder bound than memory
-            env["RNNKIT_AS_MB"] = str(4 * limits.memory_mb)
+            env["RNNKIT_AS_MB"] = str(2 * limits.memory_mb)  # TF + torch map ~1.9 GB at import
     return env
 
 
@@ -127,6 +128,41 @@ def _db_url(course: Path) -> str:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         url = f"sqlite:///{course / url[len('sqlite:///'):]}"
     return url
+
+
+def _course_id(course: Path) -> str:
+    """The course id nbgrader_config.py sets ("" if none, as in nbgrader)."""
+    from traitlets.config import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    return config.CourseDirectory.get("course_id", "")
+
+
+GRADEBOOK_LOCK = 0x726E6E6B6974  # any fixed 64-bit key: PostgreSQL's advisory lock of this step
+
+
+def prepare_gradebook(db_url: str, course_id: str, students) -> None:
+    """Create the gradebook's tables, its courses and every student, one `rnnkit grade` at a time.
+
+    nbgrader does this when it opens a gradebook, looking first and inserting after: two runs
+    doing it at once on one PostgreSQL gradebook both insert, and one fails (a unique violation
+    on the tables' types, the alembic version, a course or a student). Here each run holds a
+    PostgreSQL advisory lock while it does it, so the second waits and then finds everything
+    there, and no nbgrader process inserts any of it later. (A SQLite gradebook is one file per
+    course folder; no lock.)
+    """
+    import sqlalchemy
+    from nbgrader.api import Gradebook
+
+    engine = sqlalchemy.create_engine(db_url, poolclass=sqlalchemy.pool.NullPool)
+    with engine.begin() as lock:  # the lock ends with this transaction
+        if engine.dialect.name == "postgresql":
+            lock.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"),
+                         {"key": GRADEBOOK_LOCK})
+        with Gradebook(db_url, course_id) as gb:
+            gb.check_course("default_course")  # what Gradebook(url) opens: flags(), FlagForReview
+            for student in students:
+                gb.update_or_create_student(student)
 
 
 # What nbgrader's log says when a submission could not be executed, in words for an instructor.
@@ -156,6 +192,8 @@ def _find(submitted: Path):
 
 def register(course: Path, slugs, students, options, db_url, limit) -> None:
     """Register each chapter (and its graded cells) and every student in the gradebook."""
+    # Before any nbgrader process first opens the gradebook; every student appears in the CSV.
+    prepare_gradebook(db_url or _db_url(course), _course_id(course), students)
     with tempfile.TemporaryDirectory() as scratch:
         for slug in slugs:
             rc, log = _nbgrader(["generate_assignment", slug, "--force",
@@ -163,11 +201,6 @@ def register(course: Path, slugs, students, options, db_url, limit) -> None:
                                 course, options, limit)
             if rc != 0:
                 raise RuntimeError(f"could not register {slug}: {_errors(log)}")
-    from nbgrader.api import Gradebook
-
-    with Gradebook(db_url or _db_url(course)) as gb:  # every student appears in the CSV
-        for student in students:
-            gb.update_or_create_student(student)
 
 
 def grade_one(course: Path, student: str, slug: str, path: Path, options: list[str],

@@ -309,6 +309,15 @@ class SandboxedKernelManager(AsyncKernelManager):
         return [sys.executable, "-m", "rnnkit.grading.kernel", "-f", self.connection_file,
                 *(extra_arguments or [])]
 
+    async def _async_interrupt_kernel(self):
+        """Interrupt by message (ipykernel then signals itself inside the sandbox): a SIGINT to
+        the process this manager started would reach only bwrap, which does not pass it on."""
+        if self.kernel_spec is not None:
+            self.kernel_spec.interrupt_mode = "message"
+        await super()._async_interrupt_kernel()
+
+    interrupt_kernel = _async_interrupt_kernel  # AsyncKernelManager binds the base's by name
+
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         if os.geteuid() == 0:  # the kernel (nobody) must read the connection file
             os.chown(self.connection_file, NOBODY, NOBODY)
@@ -331,6 +340,8 @@ class SandboxedKernelManager(AsyncKernelManager):
     async def _async_cleanup_resources(self, restart=False):
         await super()._async_cleanup_resources(restart)
         shutil.rmtree(self.socket_dir, ignore_errors=True)
+
+    cleanup_resources = _async_cleanup_resources  # as above: the public name is bound by value
 
 
 class _AuditReader(threading.Thread):

@@ -121,7 +121,7 @@ def _answer(**changes):
     base = {"custom_exc": [], "callbacks": ["post_execute: matplotlib_inline.backend_inline:flush_figures"],
             "transformers": [4, 0, 0], "shell_overrides": [], "streams": ["OutStream", "OutStream"],
             "hooks": ["ipykernel.displayhook:ZMQShellDisplayHook", "builtins:excepthook"],
-            "defined_in_cells": [], "comparisons": [], "ids": {"numpy.allclose": 1}}
+            "defined_in_cells": [], "comparisons": [], "ids": {"numpy.allclose": [1, "numpy"]}}
     return {**base, **changes}
 
 
@@ -134,7 +134,7 @@ def _answer(**changes):
     ({"hooks": ["cell:quiet", "builtins:excepthook"]}, "sys.excepthook"),
     ({"defined_in_cells": ["numpy.allclose"]}, "replaced numpy.allclose with a function"),
     ({"comparisons": ["A.__eq__"]}, "A.__eq__"),
-    ({"ids": {"numpy.allclose": 2}}, "replaced numpy.allclose"),
+    ({"ids": {"numpy.allclose": [2, "builtins"]}}, "replaced numpy.allclose with builtins"),
 ], ids=lambda v: v if isinstance(v, str) else None)
 def test_probe_compare_names_each_change(changes, reason):
     """Each kind of run-time tampering the probe reports becomes a reason; no change, none."""
@@ -143,6 +143,14 @@ def test_probe_compare_names_each_change(changes, reason):
     assert probe.compare(first, seen, first) == []
     reasons = probe.compare(first, seen, _answer(**changes))
     assert any(reason in r for r in reasons), reasons
+
+
+def test_a_library_rewrapping_its_own_function_is_not_a_flag():
+    """torch rewraps torch.manual_seed when torch._dynamo loads: same package, no flag."""
+    first = _answer(ids={"torch.manual_seed": [1, "torch"]})
+    seen = {}
+    probe.compare(first, seen, first)
+    assert probe.compare(first, seen, _answer(ids={"torch.manual_seed": [2, "torch"]})) == []
 
 
 def test_probe_answer_needs_its_nonce():
