@@ -52,8 +52,9 @@ class SandboxUnavailable(RuntimeError):
 class Limits:
     """What one submission may use. Defaults fit the heaviest chapter with room to spare.
 
-    The heaviest chapter (torch and TensorFlow imported, a small LSTM trained) peaks near
-    1.3 GB resident; 4 GB leaves three times that.
+    Measured in the sandbox (cgroup peak, page cache included): every chapter's reference
+    solution peaks at 405-540 MB, the heaviest being chapter 4 (torch, TensorFlow and the LSTM
+    gradient checks); 4096 MB leaves more than seven times that.
     """
 
     memory_mb: int = 4096        # resident memory of the whole sandbox (cgroup)
