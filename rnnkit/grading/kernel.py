@@ -1,6 +1,6 @@
 """The kernel's launcher inside the sandbox: limits, an audit hook, then a plain IPython kernel.
 
-    python -m rnnkit.grading.kernel -f CONNECTION_FILE     (started by SandboxedKernelManager)
+    python -P .../rnnkit/grading/kernel.py -f CONNECTION_FILE   (by SandboxedKernelManager)
 
 Before any submission code runs it sets the per-process limits (rlimits can only be lowered
 afterwards, never raised) and installs a ``sys.addaudithook`` hook (which Python offers no

@@ -307,12 +307,17 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments=None):
         """The command inside the sandbox; _async_launch_kernel wraps it in bwrap."""
-        return [sys.executable, "-m", "rnnkit.grading.kernel", "-f", self.connection_file,
-                *(extra_arguments or [])]
+        # By path, not `-m rnnkit.grading.kernel`: importing the rnnkit package (and NumPy with
+        # it) before the kernel starts costs ~1 s per submission. -P: its folder is not on
+        # sys.path (its modules must not shadow the notebook's imports).
+        return [sys.executable, "-P", str(Path(__file__).with_name("kernel.py")), "-f",
+                self.connection_file, *(extra_arguments or [])]
 
     async def _async_interrupt_kernel(self):
         """Interrupt by message (ipykernel then signals itself inside the sandbox): a SIGINT to
         the process this manager started would reach only bwrap, which does not pass it on."""
+        if self.shutting_down:
+            return  # jupyter_client interrupts before every shutdown; it only slows this one
         if self.kernel_spec is not None:
             self.kernel_spec.interrupt_mode = "message"
         await super()._async_interrupt_kernel()
