@@ -100,7 +100,7 @@ class SandboxedExecute(Execute):
                 self.student_files[cell_file(cell.source)] = index
             else:
                 self.known_files.add(cell_file(cell.source))
-        self.flags = [tamper.Flag(f.cell, f.reason) for f in tamper.check_cells(cells)]
+        self.flags = tamper.check_cells(cells)
         self.first_probe, self.seen_ids, self.nonces = None, {}, []
         self.output_bytes, self.kept_km = 0, None
         self.last_code = max((i for i, c in enumerate(nb.cells) if c.cell_type == "code"),

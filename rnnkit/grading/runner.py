@@ -119,12 +119,16 @@ def flags(db_url: str) -> dict[tuple[str, str], str]:
                 c.auto_comment[len(FLAG_PREFIX):] for c in found}
 
 
-def _db_url(course: Path) -> str:
-    """The gradebook URL nbgrader_config.py sets, resolved against the course directory."""
+def _course_config(course: Path):
+    """The CourseDirectory section of the course's nbgrader_config.py."""
     from traitlets.config import PyFileConfigLoader
 
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
-    url = config.CourseDirectory.get("db_url", "sqlite:///gradebook.db")
+    return PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config().CourseDirectory
+
+
+def _db_url(course: Path) -> str:
+    """The gradebook URL nbgrader_config.py sets, resolved against the course directory."""
+    url = _course_config(course).get("db_url", "sqlite:///gradebook.db")
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         url = f"sqlite:///{course / url[len('sqlite:///'):]}"
     return url
@@ -132,10 +136,7 @@ def _db_url(course: Path) -> str:
 
 def _course_id(course: Path) -> str:
     """The course id nbgrader_config.py sets ("" if none, as in nbgrader)."""
-    from traitlets.config import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
-    return config.CourseDirectory.get("course_id", "")
+    return _course_config(course).get("course_id", "")
 
 
 GRADEBOOK_LOCK = 0x726E6E6B6974  # any fixed 64-bit key: PostgreSQL's advisory lock of this step
