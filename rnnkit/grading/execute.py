@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 from nbclient.util import run_sync
@@ -102,7 +103,11 @@ class SandboxedExecute(Execute):
                 self.known_files.add(cell_file(cell.source))
         self.flags = tamper.check_cells(cells)
         self.first_probe, self.seen_ids, self.nonces = None, {}, []
+        self.ran_code = False
         self.output_bytes, self.kept_km = 0, None
+        # seconds: kernel start, the first code cell (the chapter's imports), the other cells,
+        # the grader's probes
+        self.timings = {"kernel_start": 0.0, "first_cell": 0.0, "cells": 0.0, "probes": 0.0}
         self.last_code = max((i for i, c in enumerate(nb.cells) if c.cell_type == "code"),
                              default=-1)
         try:
@@ -116,21 +121,38 @@ class SandboxedExecute(Execute):
             self._read_audit()
             resources["rnnkit_flags"] = [{"cell": f.cell, "reason": f.reason}
                                          for f in self.flags]
+            self._report(resources["rnnkit_flags"])
         return nb, resources
+
+    def _report(self, flags: list[dict]) -> None:
+        """Flags and timings for the worker that started this process (worker.py), if asked."""
+        path = os.environ.get("RNNKIT_REPORT_FILE")
+        if path:
+            Path(path).write_text(json.dumps({"flags": flags, "timings": self.timings}))
 
     # -- during execution ----------------------------------------------------------------------
     async def async_start_new_kernel(self, **kwargs):
+        start = time.perf_counter()
         await super().async_start_new_kernel(**kwargs)
+        self.timings["kernel_start"] += time.perf_counter() - start
         self.kept_km = self.km  # nbclient drops it at shutdown; its audit pipe is read after
 
     start_new_kernel = run_sync(async_start_new_kernel)  # nbclient's sync name for the above
 
     def preprocess_cell(self, cell, resources, index):
+        start = time.perf_counter()
         if not self.nonces or utils.is_grade(cell):  # the first probe, before any cell, is the baseline
             self._probe(index - 1)
+        ran = time.perf_counter()
+        first = not self.ran_code and cell.cell_type == "code"
         cell, resources = super().preprocess_cell(cell, resources, index)
+        self.ran_code = self.ran_code or first
+        self.timings["first_cell" if first else "cells"] += time.perf_counter() - ran
+        self.timings["probes"] += ran - start
         if index == self.last_code:
+            start = time.perf_counter()
             self._probe(index)
+            self.timings["probes"] += time.perf_counter() - start
         return cell, resources
 
     def _probe(self, after: int) -> None:

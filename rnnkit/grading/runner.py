@@ -1,4 +1,4 @@
-"""``rnnkit grade``: grade a folder of submissions with nbgrader, one submission at a time.
+"""``rnnkit grade``: grade a folder of submissions with nbgrader, on Dask workers.
 
 Each submission's code runs in the sandbox (sandbox.py) and is checked for tampering
 (tamper.py, probe.py, the kernel's audit hook); nbgrader computes and saves the scores outside
@@ -10,39 +10,32 @@ Expected layout (nbgrader's), in the course directory (the repo root by default)
 
 For each chapter found there the command registers the assignment from ``solutions/``
 (``nbgrader generate_assignment`` into a scratch release folder, so ``chapters/`` is not
-touched), then runs ``nbgrader autograde`` once per submission in its own process, with a
-wall-clock limit on top of nbgrader's per-cell timeout. A submission that is not valid JSON,
-that hangs, or whose kernel dies is reported by name and scored as nbgrader scores it
-(a submission nbgrader could not grade counts 0); the others are graded regardless. Then it
-writes feedback HTML (``feedback/``), exports the grades CSV and prints a score table.
+touched). Then every submission is one task on a Dask cluster (parallel.py): a local one of
+``--workers`` processes, or a running one at ``--scheduler``. The task grades it in its own
+nbgrader process and sandbox with a wall-clock limit (worker.py) and returns the executed
+notebook; this process commits the results to the gradebook one at a time, in a fixed order
+(gradebook.py). A submission that is not valid JSON, that hangs, or whose kernel dies is
+reported by name and scored as nbgrader scores it (one nbgrader could not grade counts 0); the
+others are graded regardless. Submissions graded before and unchanged since are skipped, so
+rerunning an interrupted run finishes it. Then it writes feedback HTML (``feedback/``),
+exports the grades CSV and prints a score table.
 """
 from __future__ import annotations
 
 import csv
 import dataclasses
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import notebook
-from . import sandbox
-from .execute import FLAG_PREFIX
+from . import gradebook, parallel, sandbox
+from .gradebook import flags, prepare_gradebook
+from .worker import Job, Outcome, Result, _env, _errors, _nbgrader, content_key, grade_one
 
-
-@dataclass
-class Outcome:
-    student: str
-    slug: str
-    graded: bool
-    seconds: float
-    problem: str = ""
-    log: list[str] = field(default_factory=list)
-    peak_memory_mb: float | None = None
+__all__ = ["Outcome", "add_arguments", "export", "flags", "grade", "grade_one",
+           "prepare_gradebook", "register", "run"]
 
 
 def add_arguments(parser) -> None:
@@ -73,50 +66,18 @@ def add_arguments(parser) -> None:
                         help="run kernels WITHOUT isolation, with your rights: only for trusted "
                              "notebooks, such as the course's own tests")
     parser.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
-
-
-def _env(extra=None) -> dict:
-    """This environment's bin/ first on PATH: nbgrader runs `alembic`, kernels run `python`."""
-    bin_dir = os.path.dirname(sys.executable)
-    return {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
-            "PYTHONUNBUFFERED": "1", **(extra or {})}
-
-
-def _nbgrader(args: list[str], course: Path, options: list[str], limit: float, env=None,
-              module: str = "nbgrader"):
-    """Run one nbgrader command in its own process; returns (returncode, log lines)."""
-    cmd = [sys.executable, "-m", module, *args, f"--CourseDirectory.root={course}", *options]
-    try:
-        proc = subprocess.run(cmd, cwd=course, capture_output=True, text=True, timeout=limit,
-                              env=_env(env))
-    except subprocess.TimeoutExpired:
-        return None, [f"stopped after {limit:g} s (the whole submission's time limit)"]
-    return proc.returncode, (proc.stdout + proc.stderr).splitlines()
-
-
-def _sandbox_env(course: Path, limits: sandbox.Limits, use_sandbox: bool,
-                 groups: sandbox.Cgroups | None) -> dict:
-    """What the trusted nbgrader process needs to know to start the sandboxed kernel."""
-    env = {"RNNKIT_SANDBOX": "1" if use_sandbox else "0",
-           "RNNKIT_SOURCE_DIR": str(course / "solutions"),
-           **{f"RNNKIT_LIMIT_{k.upper()}": v for k, v in limits.as_env().items()}}
-    if groups is not None:
-        env["RNNKIT_CGROUP"] = groups.name
-        if "pids" not in groups.paths:
-            env["RNNKIT_NPROC"] = str(limits.processes)
-        if "memory" not in groups.paths:  # address space is a cruder bound than memory
-            env["RNNKIT_AS_MB"] = str(2 * limits.memory_mb)  # TF + torch map ~1.9 GB at import
-    return env
-
-
-def flags(db_url: str) -> dict[tuple[str, str], str]:
-    """(student, chapter) -> the reasons a submission was flagged for review, from the gradebook."""
-    from nbgrader.api import Comment, Gradebook
-
-    with Gradebook(db_url) as gb:
-        found = gb.db.query(Comment).filter(Comment.auto_comment.like(FLAG_PREFIX + "%")).all()
-        return {(c.notebook.student.id, c.notebook.assignment.name):
-                c.auto_comment[len(FLAG_PREFIX):] for c in found}
+    parser.add_argument("--workers", type=int, default=None,
+                        help="grade on a local Dask cluster of this many single-threaded worker "
+                             f"processes (default: one per core, here {parallel.cores()})")
+    parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
+                        help="grade on the running Dask cluster at this address instead (its "
+                             "workers need this environment and bubblewrap; see the README)")
+    parser.add_argument("--retries", type=int, default=2,
+                        help="how many more times a submission is tried after its worker died "
+                             "(killed, out of memory) before it is reported (default: 2)")
+    parser.add_argument("--regrade", action="store_true",
+                        help="grade every submission again, also those graded before and "
+                             "unchanged since (by default they are skipped)")
 
 
 def _course_config(course: Path):
@@ -139,51 +100,6 @@ def _course_id(course: Path) -> str:
     return _course_config(course).get("course_id", "")
 
 
-GRADEBOOK_LOCK = 0x726E6E6B6974  # any fixed 64-bit key: PostgreSQL's advisory lock of this step
-
-
-def prepare_gradebook(db_url: str, course_id: str, students) -> None:
-    """Create the gradebook's tables, its courses and every student, one `rnnkit grade` at a time.
-
-    nbgrader does this when it opens a gradebook, looking first and inserting after: two runs
-    doing it at once on one PostgreSQL gradebook both insert, and one fails (a unique violation
-    on the tables' types, the alembic version, a course or a student). Here each run holds a
-    PostgreSQL advisory lock while it does it, so the second waits and then finds everything
-    there, and no nbgrader process inserts any of it later. (A SQLite gradebook is one file per
-    course folder; no lock.)
-    """
-    import sqlalchemy
-    from nbgrader.api import Gradebook
-
-    engine = sqlalchemy.create_engine(db_url, poolclass=sqlalchemy.pool.NullPool)
-    with engine.begin() as lock:  # the lock ends with this transaction
-        if engine.dialect.name == "postgresql":
-            lock.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"),
-                         {"key": GRADEBOOK_LOCK})
-        with Gradebook(db_url, course_id) as gb:
-            gb.check_course("default_course")  # what Gradebook(url) opens: flags(), FlagForReview
-            for student in students:
-                gb.update_or_create_student(student)
-
-
-# What nbgrader's log says when a submission could not be executed, in words for an instructor.
-KNOWN_ERRORS = {
-    "CellTimeoutError": "a cell ran past its time limit and did not stop when interrupted",
-    "DeadKernelError": "the kernel died (the submission crashed it, or it was killed)",
-}
-
-
-def _errors(log: list[str]) -> str:
-    """One line saying why nbgrader could not grade a submission."""
-    text = "\n".join(log)
-    for marker, words in KNOWN_ERRORS.items():
-        if marker in text:
-            return words
-    keep = [ln.split("]", 1)[-1].strip() for ln in log if "| ERROR" in ln or "Error:" in ln
-            or "stopped after" in ln]
-    return "; ".join(dict.fromkeys(k for k in keep if k))[:300] or "see the nbgrader log"
-
-
 def _find(submitted: Path):
     """(student, slug, path) for every submission folder, sorted."""
     for student_dir in sorted(p for p in submitted.iterdir() if p.is_dir()):
@@ -204,45 +120,57 @@ def register(course: Path, slugs, students, options, db_url, limit) -> None:
                 raise RuntimeError(f"could not register {slug}: {_errors(log)}")
 
 
-def grade_one(course: Path, student: str, slug: str, path: Path, options: list[str],
-              limits: sandbox.Limits, use_sandbox: bool = True) -> Outcome:
-    """Autograde one submission in its own nbgrader process (and sandbox); never raises."""
-    start = time.perf_counter()
-    problem, peak, out_of_memory = "", None, False
-    try:
-        notebook.read(path)
-    except notebook.NotebookError as exc:
-        problem = str(exc).replace(str(course) + os.sep, "")
-    if not problem:
-        target = course / "autograded" / student / slug
-        shutil.rmtree(target, ignore_errors=True)
-        groups = sandbox.Cgroups.create(limits) if use_sandbox else None
-        try:
-            rc, log = _nbgrader([slug, "--student", student, "--create", "--force"],
-                                course, options, limits.submission_seconds,
-                                env=_sandbox_env(course, limits, use_sandbox, groups),
-                                module="rnnkit.grading.autograde")
-            out_of_memory = groups is not None and groups.hit_memory_limit()
-            peak = groups.peak_memory_mb() if groups else None
-        finally:
-            if groups is not None:
-                groups.remove()  # whatever is still running in the sandbox is killed
-        if rc != 0 or not (target / f"{slug}.ipynb").is_file():
-            problem = _errors(log)
-            if out_of_memory:
-                problem = (f"ran out of memory (over the {limits.memory_mb} MB limit; the "
-                           f"kernel was killed): {problem}")
-    return Outcome(student, slug, not problem, time.perf_counter() - start, problem,
-                   peak_memory_mb=peak)
+def _jobs(course: Path, found, options, limits, use_sandbox):
+    """One Job per submission, in the order of `found`."""
+    config = (course / "nbgrader_config.py").read_text()
+    sources = {}
+    for student, slug, path in found:
+        if slug not in sources:
+            sources[slug] = (course / "solutions" / slug / f"{slug}.ipynb").read_bytes()
+        data = path.read_bytes() if path.is_file() else b""
+        stamp = path.parent / "timestamp.txt"  # nbgrader's late penalty reads it
+        key = content_key(data, sources[slug], stamp.read_bytes() if stamp.is_file() else b"")
+        yield Job(student, slug, data, sources[slug], config, options, limits, use_sandbox, key)
+
+
+def _committer(course: Path, options: list[str], outcomes: dict, attempts: int = 3):
+    """The one place results reach the gradebook (called in the submissions' order)."""
+    def commit(result: Result) -> None:
+        problem = result.problem
+        if not result.unreadable:  # nbgrader never sees a file that is not a notebook
+            for attempt in range(attempts):
+                graded, log = gradebook.commit(course, result, options)
+                if not any("error accessing the nbgrader database" in line for line in log):
+                    break
+                if attempt == attempts - 1:
+                    raise GradebookUnavailable(
+                        f"could not write {result.student}/{result.slug} to the gradebook: "
+                        f"{_errors(log)}. Everything graded before it is saved; run the same "
+                        f"command again when the gradebook is back.")
+                time.sleep(2 ** attempt)
+            if result.graded and not graded:
+                problem = _errors(log)
+        outcomes[result.student, result.slug] = Outcome(
+            result.student, result.slug, result.graded and not problem, result.seconds,
+            problem, peak_memory_mb=result.peak_memory_mb, unreadable=result.unreadable)
+    return commit
+
+
+class GradebookUnavailable(RuntimeError):
+    """The gradebook could not be written (down, or restarted); nothing half-written stays."""
 
 
 def grade(course: Path, submitted: Path, db_url=None, timeout=None, submission_timeout=None,
           feedback=True, echo=print, limits: sandbox.Limits | None = None,
-          use_sandbox: bool = True) -> list[Outcome]:
+          use_sandbox: bool = True, workers: int | None = None, scheduler: str | None = None,
+          retries: int = 2, regrade: bool = False) -> list[Outcome]:
     """Grade every submission under ``submitted``; never raises for a bad submission.
 
-    With ``use_sandbox`` (the default) it raises SandboxUnavailable, before grading anything,
-    when the sandbox cannot start on this machine.
+    `workers` local Dask worker processes (default: one per core), or the cluster at
+    `scheduler`; a task whose worker died is tried `retries` more times. Submissions graded
+    before and unchanged since are skipped unless `regrade`. With ``use_sandbox`` (the
+    default) it raises SandboxUnavailable, before grading anything, when the sandbox cannot
+    start on this machine.
     """
     limits = limits or sandbox.Limits()
     if submission_timeout:
@@ -257,8 +185,7 @@ def grade(course: Path, submitted: Path, db_url=None, timeout=None, submission_t
                          f"received {submitted}")
     if db_url:
         options.append(f"--CourseDirectory.db_url={db_url}")
-    if timeout:
-        options.append(f"--Execute.timeout={timeout}")
+    cell_options = [f"--Execute.timeout={timeout}"] if timeout else []
     found = list(_find(submitted))
     slugs = sorted({slug for _, slug, _ in found})
     students = sorted({s for s, _, _ in found})
@@ -266,14 +193,25 @@ def grade(course: Path, submitted: Path, db_url=None, timeout=None, submission_t
     if missing:
         raise ValueError(f"no source notebook for {missing} in {course / 'solutions'}; "
                          f"chapter folders must be named like solutions/01_rnn_vs_cnn")
+    url = db_url or _db_url(course)
     register(course, slugs, students, options, db_url, submission_timeout)
-    outcomes = []
-    for student, slug, path in found:
-        outcome = grade_one(course, student, slug, path, options, limits, use_sandbox)
-        outcomes.append(outcome)
-        status = "graded" if outcome.graded else f"NOT GRADED: {outcome.problem}"
-        memory = f", peak {outcome.peak_memory_mb:.0f} MB" if outcome.peak_memory_mb else ""
-        echo(f"  {student}/{slug}: {status} ({outcome.seconds:.1f} s{memory})")
+    jobs = list(_jobs(course, found, cell_options, limits, use_sandbox))
+    outcomes: dict[tuple[str, str], Outcome] = {}
+    recorded = gradebook.submissions(url)
+    todo = []
+    for job in jobs:
+        if not regrade and gradebook.already_graded(course, job.student, job.slug, job.key,
+                                                    recorded):
+            outcomes[job.student, job.slug] = Outcome(job.student, job.slug, True, 0.0,
+                                                      skipped=True)
+            echo(f"  {job.student}/{job.slug}: unchanged since it was graded, skipped")
+        else:
+            todo.append(job)
+    if todo:
+        snapshot = gradebook.snapshot(url, _course_id(course), slugs)
+        commit = _committer(course, options + cell_options, outcomes)
+        with parallel.client(workers, scheduler, retries) as dask_client:
+            parallel.run(dask_client, todo, snapshot, commit, echo, retries)
 
     if feedback:
         for slug in slugs:
@@ -281,7 +219,7 @@ def grade(course: Path, submitted: Path, db_url=None, timeout=None, submission_t
                                 submission_timeout)
             if rc != 0:
                 echo(f"  feedback for {slug} incomplete: {_errors(log)}")
-    return outcomes
+    return [outcomes[job.student, job.slug] for job in jobs]
 
 
 def export(course: Path, csv_path: Path, db_url=None, flagged=None) -> list[dict]:
@@ -324,14 +262,21 @@ def run(args) -> int:
         print(f"Sandbox: bubblewrap, user nobody, no network; {limits.memory_mb} MB, "
               f"{limits.processes} processes, {limits.submission_seconds} s per submission",
               flush=True)
-    print(f"Grading {submitted} with nbgrader ...", flush=True)
+    where = f"the Dask cluster at {args.scheduler}" if args.scheduler else \
+        f"{args.workers or parallel.cores()} local worker processes"
+    print(f"Grading {submitted} with nbgrader on {where} ...", flush=True)
     try:
         outcomes = grade(course, submitted, args.db_url, args.timeout, args.submission_timeout,
                          feedback=not args.no_feedback, limits=limits,
-                         use_sandbox=not args.no_sandbox)
-    except sandbox.SandboxUnavailable as exc:
+                         use_sandbox=not args.no_sandbox, workers=args.workers,
+                         scheduler=args.scheduler, retries=args.retries, regrade=args.regrade)
+    except (sandbox.SandboxUnavailable, GradebookUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: what was graded is saved; run the same command again to finish "
+              "(submissions graded and unchanged are not graded again)", file=sys.stderr)
+        return 130
     db_url = args.db_url or _db_url(course.resolve())
     rows = export(course, Path(args.csv), args.db_url, flags(db_url))
     problems = {(o.student, o.slug): o.problem for o in outcomes if not o.graded}
@@ -343,7 +288,9 @@ def run(args) -> int:
         score = f"{float(row['score']):g}/{float(row['max_score']):g}"
         print(f"{row['student_id']:<20} {row['assignment']:<22} {score:>11}  {note}"[:300])
     flagged = sum(bool(r.get("flagged")) for r in rows)
-    print(f"\n{len(outcomes) - len(problems)} graded, {len(problems)} not graded, {flagged} "
+    skipped = sum(o.skipped for o in outcomes)
+    print(f"\n{len(outcomes) - len(problems) - skipped} graded, {skipped} unchanged since "
+          f"graded (skipped), {len(problems)} not graded, {flagged} "
           f"flagged for review (in nbgrader's formgrader: needs manual grade); grades in "
           f"{args.csv}, feedback in {course / 'feedback'}")
     return 0 if not problems else 1

@@ -167,7 +167,8 @@ def launch_script(socket_dir: str, cgroups: "Cgroups | None", inner: list[str]) 
 class Cgroups:
     """One `memory` and one `pids` group (cgroup v1) for one submission, where available."""
 
-    name: str = field(default_factory=lambda: f"rnnkit-{uuid.uuid4().hex[:12]}")
+    # The creating process's pid in the name: a later run removes the groups of one that died.
+    name: str = field(default_factory=lambda: f"rnnkit-{os.getpid()}-{uuid.uuid4().hex[:12]}")
     paths: dict[str, Path] = field(default_factory=dict)
 
     @classmethod
@@ -178,6 +179,7 @@ class Cgroups:
 
     @classmethod
     def create(cls, limits: Limits) -> "Cgroups":
+        cls.remove_orphans()
         groups = cls()
         for controller, knob, value in (("memory", "memory.limit_in_bytes", limits.memory_mb << 20),
                                         ("pids", "pids.max", limits.processes)):
@@ -197,6 +199,22 @@ class Cgroups:
                 continue
             groups.paths[controller] = path
         return groups
+
+    @staticmethod
+    def remove_orphans() -> None:
+        """Remove the groups of grading processes that were killed before they could (a worker
+        killed mid-task): their processes are gone (the sandbox dies with its parent)."""
+        for controller in ("memory", "pids"):
+            base = CGROUP_ROOT / controller
+            for path in base.glob("rnnkit-*-*") if base.is_dir() else ():
+                try:
+                    os.kill(int(path.name.split("-")[1]), 0)
+                    continue  # its creator is alive
+                except ProcessLookupError:
+                    pass
+                except (ValueError, OSError):
+                    continue
+                Cgroups(path.name, {controller: path}).remove()
 
     def enter_script(self) -> str:
         """Shell lines that move the shell (then exec'd into the sandbox) into the groups."""
