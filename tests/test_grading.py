@@ -11,10 +11,9 @@ and, for the first chapter,
 Scores are read from the exported CSV. Every chapter's mistakes are checked one by one, with
 nbgrader's scoring rule, in test_mistakes.py; grading them all through nbgrader again would
 execute 12 more notebooks for nothing test_mistakes.py does not already prove.
-Run alone (`pytest -n 0 tests/test_grading.py`), the chapters are split over two course
-folders graded side by side (one per core), each with its own gradebook, as two instructors
-would; under `make test`'s two xdist workers the other worker already uses the second core,
-so one folder grades everything.
+Run alone (`pytest -n 0 tests/test_grading.py`), the run grades on two Dask workers (one per
+core); under `make test`'s two xdist workers the other worker already uses the second core, so
+it grades on one. (tests/test_workers.py shows that 1 and 2 workers give the same grades.)
 """
 from __future__ import annotations
 
@@ -37,7 +36,7 @@ pytestmark = pytest.mark.slow
 CELL_TIMEOUT = 45  # seconds; the infinite loop below is cut off after this. The slowest cell
 # of a chapter (importing torch and TensorFlow) takes ~9 s on a 2-core machine whose other core
 # is busy: 45 s leaves room for a slower machine, and costs the run little.
-FOLDERS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
+WORKERS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
 
 
 def _source(slug):
@@ -138,17 +137,11 @@ def _course(root: Path, submissions: dict) -> tuple[Path, dict]:
 def graded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("grading")
     subs = {slug: list(_submissions(slug)) for slug in SLUGS}
-    groups = [SLUGS]
-    if FOLDERS == 2:  # the first chapter has 8 submissions, the others 2: about half each
-        counts = [len(subs[slug]) for slug in SLUGS]
-        split = next(k for k in range(1, len(SLUGS) + 1) if 2 * sum(counts[:k]) >= sum(counts))
-        groups = [SLUGS[:split], SLUGS[split:]]
-    courses = [_course(tmp / f"course{k}", {slug: subs[slug] for slug in g})
-               for k, g in enumerate(groups) if g]
+    courses = [_course(tmp / "course", subs)]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     procs = [subprocess.Popen([sys.executable, "-m", "rnnkit.cli", "grade", "submitted",
                                "--course-dir", str(course), "--timeout", str(CELL_TIMEOUT),
-                               "--csv", str(course / "grades.csv")],
+                               "--workers", str(WORKERS), "--csv", str(course / "grades.csv")],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
              for course, _ in courses]
     outputs = [p.communicate(timeout=2400) for p in procs]

@@ -269,7 +269,8 @@ def run(args) -> int:
         outcomes = grade(course, submitted, args.db_url, args.timeout, args.submission_timeout,
                          feedback=not args.no_feedback, limits=limits,
                          use_sandbox=not args.no_sandbox, workers=args.workers,
-                         scheduler=args.scheduler, retries=args.retries, regrade=args.regrade)
+                         scheduler=args.scheduler, retries=args.retries, regrade=args.regrade,
+                         echo=lambda line: print(line, flush=True))
     except (sandbox.SandboxUnavailable, GradebookUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
