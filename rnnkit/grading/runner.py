@@ -136,7 +136,7 @@ def _jobs(course: Path, found, options, limits, use_sandbox):
 def _committer(course: Path, options: list[str], outcomes: dict, attempts: int = 3):
     """The one place results reach the gradebook (called in the submissions' order)."""
     def commit(result: Result) -> None:
-        problem = result.problem
+        problem, start = result.problem, time.perf_counter()
         if not result.unreadable:  # nbgrader never sees a file that is not a notebook
             for attempt in range(attempts):
                 graded, log = gradebook.commit(course, result, options)
@@ -152,7 +152,8 @@ def _committer(course: Path, options: list[str], outcomes: dict, attempts: int =
                 problem = _errors(log)
         outcomes[result.student, result.slug] = Outcome(
             result.student, result.slug, result.graded and not problem, result.seconds,
-            problem, peak_memory_mb=result.peak_memory_mb, unreadable=result.unreadable)
+            problem, peak_memory_mb=result.peak_memory_mb, unreadable=result.unreadable,
+            timings={**result.timings, "commit": time.perf_counter() - start})
     return commit
 
 
@@ -163,15 +164,17 @@ class GradebookUnavailable(RuntimeError):
 def grade(course: Path, submitted: Path, db_url=None, timeout=None, submission_timeout=None,
           feedback=True, echo=print, limits: sandbox.Limits | None = None,
           use_sandbox: bool = True, workers: int | None = None, scheduler: str | None = None,
-          retries: int = 2, regrade: bool = False) -> list[Outcome]:
+          retries: int = 2, regrade: bool = False, stats: dict | None = None) -> list[Outcome]:
     """Grade every submission under ``submitted``; never raises for a bad submission.
 
     `workers` local Dask worker processes (default: one per core), or the cluster at
     `scheduler`; a task whose worker died is tried `retries` more times. Submissions graded
     before and unchanged since are skipped unless `regrade`. With ``use_sandbox`` (the
     default) it raises SandboxUnavailable, before grading anything, when the sandbox cannot
-    start on this machine.
+    start on this machine. `stats`, if given, receives the seconds of each phase of the run.
     """
+    stats = {} if stats is None else stats
+    clock = time.perf_counter()
     limits = limits or sandbox.Limits()
     if submission_timeout:
         limits = dataclasses.replace(limits, submission_seconds=submission_timeout)
@@ -195,6 +198,7 @@ def grade(course: Path, submitted: Path, db_url=None, timeout=None, submission_t
                          f"chapter folders must be named like solutions/01_rnn_vs_cnn")
     url = db_url or _db_url(course)
     register(course, slugs, students, options, db_url, submission_timeout)
+    stats["register"] = time.perf_counter() - clock
     jobs = list(_jobs(course, found, cell_options, limits, use_sandbox))
     outcomes: dict[tuple[str, str], Outcome] = {}
     recorded = gradebook.submissions(url)
@@ -208,10 +212,15 @@ def grade(course: Path, submitted: Path, db_url=None, timeout=None, submission_t
         else:
             todo.append(job)
     if todo:
+        clock = time.perf_counter()
         snapshot = gradebook.snapshot(url, _course_id(course), slugs)
         commit = _committer(course, options + cell_options, outcomes)
+        stats["snapshot"] = time.perf_counter() - clock
         with parallel.client(workers, scheduler, retries) as dask_client:
+            stats["cluster_start"] = time.perf_counter() - clock - stats["snapshot"]
+            clock = time.perf_counter()
             parallel.run(dask_client, todo, snapshot, commit, echo, retries)
+            stats["grading"] = time.perf_counter() - clock
 
     if feedback:
         for slug in slugs:

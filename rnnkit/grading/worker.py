@@ -39,6 +39,7 @@ class Outcome:
     peak_memory_mb: float | None = None
     unreadable: bool = False   # not a notebook at all: nbgrader never saw it
     skipped: bool = False      # graded by an earlier run and unchanged since
+    timings: dict = field(default_factory=dict)  # seconds, by step (benchmarks/bench_workers.py)
 
 
 @dataclass
