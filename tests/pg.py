@@ -64,11 +64,15 @@ class Server:
                                    "user to run it as") from None
             os.chown(self.dir, owner.pw_uid, owner.pw_gid)
             self.user = {"user": owner.pw_uid, "group": owner.pw_gid, "extra_groups": []}
+        self._run("initdb", "-D", str(self.dir / "data"), "-U", "postgres", "--auth=trust",
+                  "-E", "UTF8", "--no-sync", "--no-instructions")
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server on its data folder (again, after `pause`) and wait until it answers."""
         data = self.dir / "data"
-        self._run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                  "--no-sync", "--no-instructions")
         # Our own child, not pg_ctl's daemon: we stop it and reap it ourselves.
-        with open(self.dir / "server.log", "w") as log:
+        with open(self.dir / "server.log", "a") as log:
             self.proc = subprocess.Popen(
                 [str(self.bin_dir / "postgres"), "-D", str(data), "-c", "listen_addresses=",
                  "-c", f"unix_socket_directories={self.dir}", "-c", "fsync=off",
@@ -99,8 +103,16 @@ class Server:
         path = self.dir / "server.log"
         return path.read_text()[-4000:] if path.is_file() else ""
 
+    def pause(self) -> None:
+        """Shut the server down (fast: clients are disconnected), keeping its data."""
+        self._shutdown()
+
     def stop(self) -> None:
         """Fast shutdown (clients are disconnected), harder if it hangs; remove the folder."""
+        self._shutdown()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _shutdown(self) -> None:
         for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGKILL):  # fast, immediate, kill
             if self.proc is None or self.proc.poll() is not None:
                 break
@@ -109,7 +121,6 @@ class Server:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 pass
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

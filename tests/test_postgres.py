@@ -23,9 +23,11 @@ from rnnkit.grading import runner
 
 from pg import postgres_server, postgres_url  # noqa: F401 (fixtures)
 from test_grading import SLUGS, _course, _filled, _release, _tests
+from test_workers import _command, _env
+from test_workers import _course as _small_course
 
 pytestmark = pytest.mark.slow
-OPTIONS = ["--timeout", "45", "--submission-timeout", "300"]
+OPTIONS = ["--timeout", "45", "--submission-timeout", "300", "--workers", "1"]
 COURSE = "rnn-interview"  # nbgrader_config.py's course_id
 AT_ONCE = 8  # processes opening one gradebook at once (with 4, the flags race showed seldom)
 TAMPER = "import numpy as np\nnp.allclose = lambda *args, **kwargs: True\n"
@@ -161,3 +163,32 @@ def test_two_runs_at_once_share_one_postgresql_gradebook(tmp_path, postgres_url)
         expected.update(want)
     _check_gradebook(postgres_url, expected)
 
+
+
+def test_gradebook_restarted_mid_run(tmp_path, postgres_server):
+    """The PostgreSQL server goes down after the first submission is committed: the run stops
+    with a clear error (exit 2) after retrying, and writes nothing half-way. With the server back,
+    the same command skips the committed submission and finishes; every row is right, once."""
+    url = postgres_server.url("restarted")
+    students = ["s0-right", "s1-float", "s2-blank"]
+    course = _small_course(tmp_path / "course", set(students))
+    command = _command(course, "--workers", "1", "--db-url", url)
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=_env())
+    for line in run.stdout:
+        if "s0-right/tiny: graded" in line:
+            postgres_server.pause()
+            break
+    out, err = run.communicate(timeout=600)
+    print(out[-4000:], err[-4000:])
+    assert run.returncode == 2, err
+    assert "could not write s1-float/tiny to the gradebook" in err and "run the same command" in err
+    postgres_server.resume()
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600, env=_env())
+    print(proc.stdout[-4000:], proc.stderr[-4000:])
+    assert proc.returncode == 0, proc.stderr
+    assert "s0-right/tiny: unchanged since it was graded, skipped" in proc.stdout
+    assert "s1-float/tiny: graded" in proc.stdout and "s2-blank/tiny: graded" in proc.stdout
+    with Gradebook(url, COURSE) as gb:
+        found = sorted((s.student.id, s.score) for s in gb.db.query(SubmittedAssignment))
+    assert found == [("s0-right", 3.0), ("s1-float", 2.0), ("s2-blank", 0.0)]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import os
+import re
 import sys
 import tempfile
 import time
@@ -144,9 +145,9 @@ def _committer(course: Path, options: list[str], outcomes: dict, attempts: int =
                     break
                 if attempt == attempts - 1:
                     raise GradebookUnavailable(
-                        f"could not write {result.student}/{result.slug} to the gradebook: "
-                        f"{_errors(log)}. Everything graded before it is saved; run the same "
-                        f"command again when the gradebook is back.")
+                        f"could not write {result.student}/{result.slug} to the gradebook "
+                        f"({_database_error(log)}), {attempts} tries. Everything graded before "
+                        f"it is saved; run the same command again when the gradebook is back.")
                 time.sleep(2 ** attempt)
             if result.graded and not graded:
                 problem = _errors(log)
@@ -155,6 +156,12 @@ def _committer(course: Path, options: list[str], outcomes: dict, attempts: int =
             problem, peak_memory_mb=result.peak_memory_mb, unreadable=result.unreadable,
             timings={**result.timings, "commit": time.perf_counter() - start})
     return commit
+
+
+def _database_error(log: list[str]) -> str:
+    """The driver's own words from a traceback in nbgrader's log (connection refused, ...)."""
+    found = re.findall(r"^\w+(?:\.\w+)*(?:Error|Exception): (.+)$", "\n".join(log), re.M)
+    return found[-1][:300] if found else "the database did not answer"
 
 
 class GradebookUnavailable(RuntimeError):
@@ -288,7 +295,13 @@ def run(args) -> int:
               "(submissions graded and unchanged are not graded again)", file=sys.stderr)
         return 130
     db_url = args.db_url or _db_url(course.resolve())
-    rows = export(course, Path(args.csv), args.db_url, flags(db_url))
+    try:
+        rows = export(course, Path(args.csv), args.db_url, flags(db_url))
+    except Exception as exc:  # the gradebook went away after grading: the grades are in it
+        print(f"error: could not export the grades ({type(exc).__name__}: {exc}); everything "
+              f"graded is saved in the gradebook; run the same command again to export",
+              file=sys.stderr)
+        return 2
     problems = {(o.student, o.slug): o.problem for o in outcomes if not o.graded}
     print(f"\n{'student':<20} {'chapter':<22} {'score':>11}  note")
     for row in rows:
