@@ -9,6 +9,7 @@ SIGKILL, a real grading run killed and run again.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import signal
@@ -214,3 +215,31 @@ def test_a_killed_run_resumed_grades_each_submission_once(one_worker, tmp_path):
     assert db.execute("SELECT COUNT(*), COUNT(DISTINCT student_id) FROM submitted_assignment"
                       ).fetchone() == (7, 7)  # the file that is not a notebook never gets one
     assert db.execute("SELECT COUNT(*) FROM grade").fetchone() == (14,)
+
+
+def test_an_existing_cluster_grades_the_same(one_worker, tmp_path):
+    """`--scheduler tcp://...`: a Dask scheduler and workers started on their own (as on a
+    SLURM or Kubernetes cluster, here with Dask's own command line) grade the same CSV."""
+    course, _ = one_worker
+    other = _course(tmp_path / "course")
+    bin_dir, info = Path(sys.executable).parent, tmp_path / "scheduler.json"
+    started = [subprocess.Popen([bin_dir / "dask", "scheduler", "--scheduler-file", info,
+                                 "--host", "127.0.0.1", "--port", "0", "--no-dashboard"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())]
+    try:
+        deadline = time.monotonic() + 60
+        while not info.is_file() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        started.append(subprocess.Popen(
+            [bin_dir / "dask", "worker", "--scheduler-file", info, "--nworkers", "2",
+             "--nthreads", "1", "--memory-limit", "0", "--no-dashboard"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env()))
+        address = json.loads(info.read_text())["address"]
+        proc = _grade(other, "--scheduler", address)
+        assert proc.returncode == 1, proc.stderr
+        assert f"on the Dask cluster at {address}" in proc.stdout
+        assert (other / "grades.csv").read_text() == (course / "grades.csv").read_text()
+    finally:
+        for p in reversed(started):
+            p.terminate()
+            p.wait(timeout=60)
