@@ -1,10 +1,13 @@
 """``python -m rnnkit.grading.autograde ASSIGNMENT --student S ...``: nbgrader's autograde with
 the execution step replaced by the sandboxed, watched one (execute.py) and flags for review
 after the scores are saved. Everything else is nbgrader's own pipeline, in its own order.
-`rnnkit grade` runs this once per submission, in its own process.
+`rnnkit grade`'s workers run this once per submission, in its own process, with a private
+gradebook (worker.py); there the scores are not saved (RNNKIT_REPORT_FILE is set): the grader
+saves them from the executed notebook, with the same steps (gradebook.commit).
 """
 from __future__ import annotations
 
+import os
 import sys
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor
@@ -18,9 +21,11 @@ from .execute import FlagForReview, SandboxedExecute
 
 def main(argv=None) -> None:
     config = Config()
+    scoring = [] if os.environ.get("RNNKIT_REPORT_FILE") else \
+        [SaveAutoGrades, FlagForReview, AssignLatePenalties]
     config.Autograde.autograde_preprocessors = [
-        SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
-        FlagForReview, AssignLatePenalties, CheckCellMetadata]
+        SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, *scoring,
+        CheckCellMetadata]
     NbGraderApp.launch_instance(argv=["autograde", *(sys.argv[1:] if argv is None else argv)],
                                 config=config)
 

@@ -76,6 +76,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--retries", type=int, default=2,
                         help="how many more times a submission is tried after its worker died "
                              "(killed, out of memory) before it is reported (default: 2)")
+    parser.add_argument("--chapters", type=lambda text: [t for t in text.split(",") if t],
+                        default=None, metavar="SLUG,SLUG",
+                        help="grade only these chapters' submissions, e.g. 01_rnn_vs_cnn,04_lstm "
+                             "(default: every chapter in the submissions folder)")
     parser.add_argument("--regrade", action="store_true",
                         help="grade every submission again, also those graded before and "
                              "unchanged since (by default they are skipped)")
@@ -171,11 +175,12 @@ class GradebookUnavailable(RuntimeError):
 def grade(course: Path, submitted: Path, db_url=None, timeout=None, submission_timeout=None,
           feedback=True, echo=print, limits: sandbox.Limits | None = None,
           use_sandbox: bool = True, workers: int | None = None, scheduler: str | None = None,
-          retries: int = 2, regrade: bool = False, stats: dict | None = None) -> list[Outcome]:
+          retries: int = 2, regrade: bool = False, stats: dict | None = None,
+          chapters=None) -> list[Outcome]:
     """Grade every submission under ``submitted``; never raises for a bad submission.
 
-    `workers` local Dask worker processes (default: one per core), or the cluster at
-    `scheduler`; a task whose worker died is tried `retries` more times. Submissions graded
+    Only the `chapters` given, if any. `workers` local Dask worker processes (default: one
+    per core), or the cluster at `scheduler`; a task whose worker died is tried `retries` more times. Submissions graded
     before and unchanged since are skipped unless `regrade`. With ``use_sandbox`` (the
     default) it raises SandboxUnavailable, before grading anything, when the sandbox cannot
     start on this machine. `stats`, if given, receives the seconds of each phase of the run.
@@ -196,8 +201,12 @@ def grade(course: Path, submitted: Path, db_url=None, timeout=None, submission_t
     if db_url:
         options.append(f"--CourseDirectory.db_url={db_url}")
     cell_options = [f"--Execute.timeout={timeout}"] if timeout else []
-    found = list(_find(submitted))
+    found = [f for f in _find(submitted) if chapters is None or f[1] in chapters]
     slugs = sorted({slug for _, slug, _ in found})
+    if chapters and set(chapters) - set(slugs):
+        raise ValueError(f"no submissions for {sorted(set(chapters) - set(slugs))} in "
+                         f"{submitted}; chapters found there: "
+                         f"{sorted({f[1] for f in _find(submitted)})}")
     students = sorted({s for s, _, _ in found})
     missing = [s for s in slugs if not (course / "solutions" / s / f"{s}.ipynb").is_file()]
     if missing:
@@ -286,8 +295,9 @@ def run(args) -> int:
                          feedback=not args.no_feedback, limits=limits,
                          use_sandbox=not args.no_sandbox, workers=args.workers,
                          scheduler=args.scheduler, retries=args.retries, regrade=args.regrade,
+                         chapters=args.chapters,
                          echo=lambda line: print(line, flush=True))
-    except (sandbox.SandboxUnavailable, GradebookUnavailable) as exc:
+    except (sandbox.SandboxUnavailable, GradebookUnavailable, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
