@@ -30,7 +30,7 @@ from rnnkit.grading import parallel, runner, sandbox
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_course import ROOT, reference_submission  # noqa: E402
 
-STEPS = ("kernel_start", "first_cell", "cells", "probes")
+STEPS = ("startup", "kernel_start", "first_cell", "cells", "probes", "shutdown")
 
 
 def course_folder(root: Path, slugs, students: int) -> Path:
@@ -87,12 +87,18 @@ def main() -> int:
     header = ["process", *STEPS, "other", "commit"]
     print(f"  {'workers':<8}" + "".join(f"{h:>13}" for h in header))
     for workers, (_, _, outcomes) in report.items():
+        for o in outcomes:  # the kernel's shutdown and the audit pipe's last reports
+            t = o.timings
+            t["shutdown"] = t["execute"] - sum(t[k] for k in STEPS[1:-1])
         means = {k: statistics.mean(o.timings.get(k, 0.0) for o in outcomes)
                  for k in ("process", *STEPS, "commit")}
         means["other"] = means["process"] - sum(means[k] for k in STEPS)
         print(f"  {workers:<8}" + "".join(f"{means[h]:13.2f}" for h in header))
-    print("  (process: the worker's nbgrader process, start to end; other: its start-up, "
-          "sanitising and writing, outside the kernel)")
+    print("  (process: the worker's nbgrader process, start to end; startup: Python and the "
+          "imports of nbgrader and the grader;\n   kernel_start: until the sandboxed kernel "
+          "answers; first_cell: the chapter's imports; shutdown: the kernel's, and the audit "
+          "pipe's\n   last reports; other: the rest of the process (configuration, sanitising, "
+          "writing the notebook); commit: the grader's, one at a time)")
     return 0
 
 
