@@ -184,6 +184,8 @@ def grade(course: Path, submitted: Path, db_url=None, timeout=None, submission_t
     before and unchanged since are skipped unless `regrade`. With ``use_sandbox`` (the
     default) it raises SandboxUnavailable, before grading anything, when the sandbox cannot
     start on this machine. `stats`, if given, receives the seconds of each phase of the run.
+    The local cluster's workers are spawned processes: a script that calls this needs the
+    usual ``if __name__ == "__main__":`` guard.
     """
     stats = {} if stats is None else stats
     clock = time.perf_counter()
