@@ -6,7 +6,9 @@ The same submissions (each chapter's reference solution, handed in by every stud
 default) are graded by `rnnkit grade`'s code, sandboxed, once on a local cluster of 1 worker and
 once on 2, in fresh course folders, one after the other in this run. Feedback is skipped
 (it is per chapter, not per submission). Prints submissions per minute for each, the speed-up
-and the scaling efficiency (goal on a 2-core machine: 2 workers >= 1.7 x one), the fixed cost
+and the scaling efficiency (goal on a 2-core machine: 2 workers >= 1.7 x one), how many cores
+were busy on average (/proc/stat: a "single-threaded" worker's kernel and nbgrader process
+still use some of a second core), the fixed cost
 of a run (registering, the gradebook snapshot, starting the cluster) and the mean cost of one
 submission by step: the nbgrader process around it, the sandboxed kernel's start, the first
 cell (the chapter's imports: NumPy, PyTorch, TensorFlow), the other cells, the grader's probes,
@@ -31,6 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_course import ROOT, reference_submission  # noqa: E402
 
 STEPS = ("startup", "kernel_start", "first_cell", "cells", "probes", "shutdown")
+
+
+def busy_seconds() -> float:
+    """CPU seconds this machine's cores have spent busy since boot (/proc/stat), every process
+    counted: kernels, nbgrader, workers, the grader."""
+    fields = [int(v) for v in open("/proc/stat").readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def course_folder(root: Path, slugs, students: int) -> Path:
@@ -61,20 +71,22 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             course = course_folder(Path(tmp), args.slugs, args.students)
             stats: dict = {}
-            start = time.perf_counter()
+            start, busy = time.perf_counter(), busy_seconds()
             outcomes = runner.grade(course, course / "submitted", feedback=False,
                                     workers=workers, stats=stats, echo=lambda line: None)
             wall = time.perf_counter() - start
+            stats["cores_busy"] = (busy_seconds() - busy) / wall
             assert all(o.graded for o in outcomes), [o for o in outcomes if not o.graded]
             rows = runner.export(course, course / "grades.csv")
             assert all(float(r["score"]) == float(r["max_score"]) and not r["flagged"]
                        for r in rows), "a reference submission lost points or was flagged"
         report[workers] = (wall, stats, outcomes)
         print(f"{workers} worker(s): {wall:7.1f} s, {60 * count / wall:5.2f} submissions/min "
-              f"(grading phase {stats['grading']:.1f} s)", flush=True)
+              f"(grading phase {stats['grading']:.1f} s); cores busy on average "
+              f"{stats['cores_busy']:.2f} of {parallel.cores()}", flush=True)
 
-    first = args.workers[0]
-    for workers in args.workers[1:]:
+    first = min(args.workers)
+    for workers in sorted(args.workers)[1:]:
         speedup = report[first][0] / report[workers][0]
         phase = report[first][1]["grading"] / report[workers][1]["grading"]
         print(f"\n{workers} vs {first} worker(s): speed-up {speedup:.2f}x whole run "
