@@ -117,17 +117,29 @@ def one_worker(tmp_path_factory):
     return course, proc
 
 
-def _wait_for_task(student: str, within: float = 240) -> int:
-    """The pid of the Dask worker process running `student`'s submission (the parent of its
-    nbgrader process), once that has run for a moment."""
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _worker_running(student: str, grader: int, within: float = 240) -> int:
+    """The pid of the Dask worker process (a child of the `rnnkit grade` process `grader`)
+    running `student`'s submission, once its nbgrader process has run for a moment. That
+    process works in a private course folder holding the submission (worker.py)."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        found = subprocess.run(["pgrep", "-f", f"rnnkit.grading.autograde {SLUG} --student "
-                                f"{student}"], capture_output=True, text=True).stdout.split()
-        if found:
-            time.sleep(1.0)  # its kernel is starting: the task is well under way
-            return int(subprocess.run(["ps", "-o", "ppid=", "-p", found[0]], capture_output=True,
-                                      text=True).stdout.strip())
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                cwd = Path(os.readlink(proc / "cwd"))
+                if "rnnkit-grade-" not in cwd.name or not (cwd / "submitted" / student).is_dir():
+                    continue
+                pid = int(proc.name)
+                while pid > 1 and _parent(pid) != grader:
+                    pid = _parent(pid)
+            except (OSError, ValueError):
+                continue
+            if pid > 1:
+                time.sleep(1.0)  # its kernel is starting: the task is well under way
+                return pid
         time.sleep(0.1)
     raise AssertionError(f"{student}'s submission never started")
 
@@ -162,7 +174,7 @@ def test_a_killed_worker_loses_nothing(one_worker, tmp_path):
     two = _course(tmp_path / "course")
     run = subprocess.Popen(_command(two, "--workers", "2"), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, env=_env())
-    os.kill(_wait_for_task("s1-float"), signal.SIGKILL)
+    os.kill(_worker_running("s1-float", run.pid), signal.SIGKILL)
     out, err = run.communicate(timeout=900)
     print(out[-6000:], err[-3000:])
     assert run.returncode == 1, err
@@ -176,7 +188,7 @@ def test_a_worker_that_keeps_dying_is_reported_not_graded(tmp_path):
     course = _course(tmp_path / "course", {"s0-right", "s1-float", "s2-blank"})
     run = subprocess.Popen(_command(course, "--workers", "2", "--retries", "0"),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
-    os.kill(_wait_for_task("s1-float"), signal.SIGKILL)
+    os.kill(_worker_running("s1-float", run.pid), signal.SIGKILL)
     out, err = run.communicate(timeout=900)
     print(out[-6000:], err[-3000:])
     assert run.returncode == 1

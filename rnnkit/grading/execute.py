@@ -22,7 +22,7 @@ from nbformat import NotebookNode
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from nbgrader import utils
-from traitlets import Bool
+from traitlets import Bool, default
 
 from .. import notebook
 from . import probe, tamper
@@ -62,8 +62,12 @@ def _audit_reason(event: dict) -> str:
 class SandboxedExecute(Execute):
     """nbgrader's Execute, sandboxed and watched (see the module docstring)."""
 
-    sandbox = Bool(os.environ.get("RNNKIT_SANDBOX", "1") != "0",
-                   help="run the kernel in the sandbox").tag(config=True)
+    sandbox = Bool(help="run the kernel in the sandbox (default: unless RNNKIT_SANDBOX=0)"
+                   ).tag(config=True)
+
+    @default("sandbox")
+    def _sandbox_default(self):  # read when used: this module is imported once per worker
+        return os.environ.get("RNNKIT_SANDBOX", "1") != "0"
 
     def __init__(self, **kw):
         super().__init__(**kw)

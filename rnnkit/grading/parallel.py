@@ -44,7 +44,10 @@ def client(workers: int | None = None, scheduler: str | None = None, retries: in
         return
     for name in SINGLE_THREADED:
         os.environ.setdefault(name, "1")
-    settings = {"distributed.scheduler.allowed-failures": retries}
+    # Not daemonic: a worker forks each submission's nbgrader process from a warm server
+    # (worker.py), which multiprocessing allows only non-daemonic processes.
+    settings = {"distributed.scheduler.allowed-failures": retries,
+                "distributed.worker.daemon": False}
     with dask.config.set(settings):
         with LocalCluster(n_workers=workers or cores(), threads_per_worker=1, processes=True,
                           memory_limit=0, dashboard_address=None,

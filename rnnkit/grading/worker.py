@@ -111,6 +111,80 @@ def _nbgrader(args: list[str], course: Path, options: list[str], limit: float, e
     return proc.returncode, (proc.stdout + proc.stderr).splitlines()
 
 
+_WARM = None
+
+
+def _warm():
+    """A multiprocessing forkserver that has imported nbgrader and the grading code once; each
+    submission's nbgrader process is forked from it, saving those imports (~1.5 s) every time.
+    None where this process may not have children of its own (a daemonic Dask worker)."""
+    global _WARM
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:
+        return None
+    if _WARM is None:
+        _WARM = multiprocessing.get_context("forkserver")
+        _WARM.set_forkserver_preload(["rnnkit.grading.autograde"])
+    return _WARM
+
+
+def _autograde_child(argv: list[str], cwd: str, env: dict, log: str) -> None:
+    """In the forked process: what `python -m rnnkit.grading.autograde ARGV` would do."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the forkserver
+    if os.getppid() == 1:  # ... which is gone already
+        os._exit(1)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    from . import autograde
+
+    code = 0
+    try:
+        autograde.main(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    except BaseException:  # noqa: BLE001 - reported in the log, like an uncaught error
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _autograde(args: list[str], course: Path, options: list[str], limit: float, env: dict):
+    """nbgrader's autograde (autograde.py) for one submission, in a process of its own with a
+    wall-clock limit; returns (returncode or None if stopped, log lines). Forked from the warm
+    server where there is one (the worker dies -> the server exits -> this process gets
+    SIGKILL), else a new `python -m` process (which gets SIGKILL if its parent dies)."""
+    context = _warm()
+    if context is None:
+        return _nbgrader(args, course, options, limit, env=env, module="rnnkit.grading.autograde")
+    log = course / "autograde.log"
+    proc = context.Process(target=_autograde_child, daemon=False,
+                           args=([*args, f"--CourseDirectory.root={course}", *options],
+                                 str(course), _env(env), str(log)))
+    proc.start()
+    proc.join(limit)
+    stopped = proc.is_alive()
+    if stopped:
+        proc.kill()
+        proc.join()
+    lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
+    if stopped:
+        return None, [*lines, f"stopped after {limit:g} s (the whole submission's time limit)"]
+    return proc.exitcode, lines
+
+
 def _sandbox_env(course: Path, limits: sandbox.Limits, use_sandbox: bool,
                  groups: sandbox.Cgroups | None) -> dict:
     """What the trusted nbgrader process needs to know to start the sandboxed kernel."""
@@ -159,11 +233,10 @@ def grade_one(course: Path, student: str, slug: str, path: Path, options: list[s
         shutil.rmtree(target, ignore_errors=True)
         groups = sandbox.Cgroups.create(limits) if use_sandbox else None
         try:
-            rc, log = _nbgrader([slug, "--student", student, "--create", "--force"],
-                                course, options, limits.submission_seconds,
-                                env={**_sandbox_env(course, limits, use_sandbox, groups),
-                                     **(env or {})},
-                                module="rnnkit.grading.autograde")
+            rc, log = _autograde([slug, "--student", student, "--create", "--force"],
+                                 course, options, limits.submission_seconds,
+                                 env={**_sandbox_env(course, limits, use_sandbox, groups),
+                                      **(env or {})})
             out_of_memory = groups is not None and groups.hit_memory_limit()
             peak = groups.peak_memory_mb() if groups else None
         finally:
