@@ -4,8 +4,8 @@ One grading run (module fixture) covers, for every chapter in solutions/:
   * the blank release                      -> 0 points, and every graded cell fails;
   * the reference solution                 -> full marks, and every graded cell passes;
 and, for the first chapter,
-  * one typical mistake in every exercise  -> loses exactly the listed test cells' points
-    (tests/mistakes/<slug>.json), i.e. partial credit comes out exact;
+  * one typical mistake in every exercise but the last -> loses exactly the listed test
+    cells' points (tests/mistakes/<slug>.json), i.e. partial credit comes out exact;
   * the broken kinds: invalid JSON, deleted test cells, edited test cells, a cell that never
     ends, a kernel that dies.
 Scores are read from the exported CSV. Every chapter's mistakes are checked one by one, with
@@ -95,6 +95,7 @@ def _submissions(slug):
         return
     mistakes = _mistakes(slug)
     assert all(m["fails"] for m in mistakes), f"{slug}: a mistake is listed as failing no test"
+    mistakes = mistakes[:-1]  # the last exercise stays right: partial credit, not none
     lost = sum(_tests(slug)[g] for g in {g for m in mistakes for g in m["fails"]})
     assert 0 < lost < total, f"{slug}: the mistakes should cost some points, not all"
     yield "typical-mistakes", _filled(slug, mistakes), total - lost
