@@ -21,9 +21,10 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
               "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
     os.environ.setdefault(_name, "1")
 
-# Files whose tests form one unit; with test_mistakes.py, the longest work (minutes each).
+# Files whose tests form one unit (one grading run or server shared by a module fixture); with
+# test_mistakes.py, the longest work (minutes each).
 _ONE_UNIT = ("tests/test_grading.py", "tests/test_book.py", "tests/test_sandbox.py",
-             "tests/test_postgres.py")
+             "tests/test_postgres.py", "tests/test_workers.py")
 _FIRST = (*_ONE_UNIT, "tests/test_mistakes.py")
 
 
