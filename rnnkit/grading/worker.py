@@ -11,7 +11,6 @@ results itself (gradebook.py), one at a time, in a fixed order.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
