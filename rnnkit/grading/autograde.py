@@ -20,17 +20,22 @@ from traitlets.config import Config
 from .execute import FlagForReview, SandboxedExecute
 
 
+def pipeline(execute, scoring: bool = True) -> list:
+    """nbgrader's autograde steps with `execute` in Execute's place, and FlagForReview after
+    the scores are saved (without the scoring steps, for a worker's private gradebook)."""
+    scores = [SaveAutoGrades, FlagForReview, AssignLatePenalties] if scoring else []
+    return [execute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, *scores,
+            CheckCellMetadata]
+
+
 def main(argv=None) -> None:
-    if os.environ.get("RNNKIT_REPORT_FILE"):  # how long Python and these imports took
+    worker = bool(os.environ.get("RNNKIT_REPORT_FILE"))
+    if worker:  # how long Python and these imports took
         import psutil
 
         os.environ["RNNKIT_STARTUP_SECONDS"] = str(time.time() - psutil.Process().create_time())
     config = Config()
-    scoring = [] if os.environ.get("RNNKIT_REPORT_FILE") else \
-        [SaveAutoGrades, FlagForReview, AssignLatePenalties]
-    config.Autograde.autograde_preprocessors = [
-        SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, *scoring,
-        CheckCellMetadata]
+    config.Autograde.autograde_preprocessors = pipeline(SandboxedExecute, scoring=not worker)
     NbGraderApp.launch_instance(argv=["autograde", *(sys.argv[1:] if argv is None else argv)],
                                 config=config)
 

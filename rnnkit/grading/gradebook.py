@@ -19,16 +19,16 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import nbformat
 from nbformat import NotebookNode
+from nbgrader.preprocessors import NbGraderPreprocessor
 
+from . import autograde
 from .execute import FLAG_PREFIX
 from .worker import Result
 
 MARKER = ".rnnkit-graded.json"
 GRADEBOOK_LOCK = 0x726E6E6B6974  # any fixed 64-bit key: PostgreSQL's advisory lock of this step
-# The tables that define the chapters (no student, submission, grade or comment in them).
-DEFINITIONS = ("assignment", "notebook", "base_cell", "source_cell", "grade_cells",
-               "solution_cells", "task_cells")
 
 
 def prepare_gradebook(db_url: str, course_id: str, students) -> None:
@@ -119,33 +119,24 @@ class CommitFailed(RuntimeError):
     """The worker's result could not be recorded as graded (nbgrader's log says why)."""
 
 
-class Replay:
+class Replay(NbGraderPreprocessor):
     """Stands where nbgrader's Execute stands: the outputs a worker's run produced."""
 
     result: Result | None = None  # set by commit(), one submission at a time
 
-    @classmethod
-    def preprocessor(cls):
-        from nbgrader.preprocessors import NbGraderPreprocessor
-
-        class ReplayExecution(NbGraderPreprocessor):
-            def preprocess(self, nb: NotebookNode, resources: dict):
-                import nbformat
-
-                result = cls.result
-                if result is None or result.executed is None:
-                    raise CommitFailed(result.problem if result else "no result to record")
-                done = nbformat.reads(result.executed, as_version=4)
-                if [c.source for c in done.cells] != [c.source for c in nb.cells]:
-                    raise CommitFailed("the notebook a worker executed is not this submission "
-                                       "(its cells differ); grade it again")
-                for cell, ran in zip(nb.cells, done.cells):
-                    if cell.cell_type == "code":
-                        cell.outputs, cell.execution_count = ran.outputs, ran.execution_count
-                resources["rnnkit_flags"] = result.flags
-                return nb, resources
-
-        return ReplayExecution
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        result = Replay.result
+        if result is None or result.executed is None:
+            raise CommitFailed(result.problem if result else "no result to record")
+        done = nbformat.reads(result.executed, as_version=4)
+        if [c.source for c in done.cells] != [c.source for c in nb.cells]:
+            raise CommitFailed("the notebook a worker executed is not this submission "
+                               "(its cells differ); grade it again")
+        for cell, ran in zip(nb.cells, done.cells):
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = ran.outputs, ran.execution_count
+        resources["rnnkit_flags"] = result.flags
+        return nb, resources
 
 
 @contextlib.contextmanager
@@ -165,20 +156,13 @@ def commit(course: Path, result: Result, options: list[str]) -> tuple[bool, list
     """Record one worker's result in the gradebook with nbgrader's autograde (see the module
     docstring); returns (graded, nbgrader's log lines). A result without an executed notebook
     (the kernel died, a cell hung) is recorded as nbgrader records such a failure."""
-    from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.apps import AutogradeApp
     from nbgrader.converters import Autograde
     from nbgrader.converters.base import NbGraderException
-    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
-                                        LimitOutput, SaveAutoGrades)
     from traitlets.config import Config
 
-    from .execute import FlagForReview
-
     config = Config()
-    config.Autograde.autograde_preprocessors = [
-        Replay.preprocessor(), IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
-        SaveAutoGrades, FlagForReview, AssignLatePenalties, CheckCellMetadata]
+    config.Autograde.autograde_preprocessors = autograde.pipeline(Replay)
     app = AutogradeApp(config=config)
     here = os.getcwd()
     os.chdir(course)  # nbgrader also reads nbgrader_config.py from the working folder

@@ -180,8 +180,8 @@ def grade(course: Path, submitted: Path, db_url=None, timeout=None, submission_t
     """Grade every submission under ``submitted``; never raises for a bad submission.
 
     Only the `chapters` given, if any. `workers` local Dask worker processes (default: one
-    per core), or the cluster at `scheduler`; a task whose worker died is tried `retries` more times. Submissions graded
-    before and unchanged since are skipped unless `regrade`. With ``use_sandbox`` (the
+    per core), or the cluster at `scheduler`; a task whose worker died is tried `retries`
+    more times. Submissions graded before and unchanged since are skipped unless `regrade`. With ``use_sandbox`` (the
     default) it raises SandboxUnavailable, before grading anything, when the sandbox cannot
     start on this machine. `stats`, if given, receives the seconds of each phase of the run.
     The local cluster's workers are spawned processes: a script that calls this needs the
